@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+# Stage driver of espnet-echo recipes (ESPnet egs2 style; no Kaldi/SCTK/ESPnet checkout).
+#
+#  1 data        local/data.sh                           -> data/<set>
+#  2 format      validate + dump (espnet_echo.bin.format_data) -> dump/raw/<set>
+#  3 token list  sentencepiece BPE or char             -> data/token_list/<type>/tokens.txt
+#  4 stats       EchoTask --collect_stats (ESPnet)       -> exp/stats_<feats>/
+#  6 train       espnet_echo.bin.echo_train, one model per --train_configs entry
+#  7 inference   espnet_echo.bin.echo_inference          -> exp/<model>/decode_<set>
+#  8 scoring     espnet_echo.bin.score + show_results    -> RESULTS.md
+# (5 is reserved for JEPA pretraining, 9 pack, 10 upload.) Every stage is idempotent,
+# logs to exp/*/log and can be re-run alone with --stage N --stop_stage N.
+set -euo pipefail
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*"; }
+min() { local a=$1; for b in "$@"; do [ "$b" -lt "$a" ] && a=$b; done; echo "$a"; }
+
+# General
+stage=1
+stop_stage=10000
+nj=2                 # parallel jobs for data preparation and stats
+python=python3       # may be multi-word, e.g. "coverage run --append"
+fs=16000
+num_spk=3            # speaker slots of the model (max K in the data)
+# Data
+local_data_opts=""   # passed to local/data.sh
+train_set=train
+valid_set=dev
+test_sets="test"
+resample=false       # resample wrong-rate audio in stage 2 instead of failing
+# Tokens
+token_type=bpe       # bpe or char
+nbpe=100
+bpemode=unigram
+# Stats / training
+feats_tag=fbank
+train_configs=""     # space-separated model configs; one model per config
+train_args=""        # extra args for every training run, e.g. "--max_epoch 1"
+ngpu=0
+# Inference / scoring
+inference_args=""
+inference_nj=1
+results=RESULTS.md
+baselines="oracle one_speaker"  # reference hypotheses scored beside the models
+
+. ./path.sh
+. utils/parse_options.sh
+
+[ -n "${train_configs}" ] || { log "ERROR: --train_configs is empty"; exit 1; }
+dumpdir=dump/raw
+token_dir=data/token_list/${token_type}
+[ "${token_type}" = bpe ] && token_dir=data/token_list/bpe_${bpemode}${nbpe}
+token_list=${token_dir}/tokens.txt
+stats_dir=exp/stats_${feats_tag}
+model_dir() { echo "exp/echo_$(basename "${1%.*}")"; }
+all_sets="${train_set} ${valid_set} ${test_sets}"
+# shellcheck disable=SC2206
+py=(${python})
+
+data_opts() {  # data triples of one dump dir: $1=train|valid $2=dir
+    local kind=$1 dir=$2 n
+    echo "--${kind}_data_path_and_name_and_type ${dir}/wav.scp,speech,sound"
+    echo "--${kind}_data_path_and_name_and_type ${dir}/speech_ref.scp,speech_ref,variable_columns_sound"
+    echo "--${kind}_data_path_and_name_and_type ${dir}/espnet_rttm,spk_labels,rttm"
+    echo "--${kind}_data_path_and_name_and_type ${dir}/utt2num_spk,num_spk,text_int"
+    for n in $(seq "${num_spk}"); do
+        echo "--${kind}_data_path_and_name_and_type ${dir}/text_spk${n},text_spk${n},text"
+    done
+}
+token_opts="--token_list ${token_list} --token_type ${token_type}"
+[ "${token_type}" = bpe ] && token_opts+=" --bpemodel ${token_dir}/bpe.model"
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+    log "Stage 1: data preparation: local/data.sh ${local_data_opts}"
+    mkdir -p exp/log
+    # shellcheck disable=SC2086
+    local/data.sh ${local_data_opts} 2>&1 | tee exp/log/data.log
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+    log "Stage 2: validate and dump data/<set> -> ${dumpdir}/<set>"
+    mkdir -p exp/log
+    for dset in ${all_sets}; do
+        "${py[@]}" -m espnet_echo.bin.format_data --src "data/${dset}" \
+            --dst "${dumpdir}/${dset}" --num_spk "${num_spk}" --fs "${fs}" \
+            --resample "${resample}" --nj "${nj}" 2>&1 | tee "exp/log/format_${dset}.log"
+    done
+fi
+
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+    log "Stage 3: ${token_type} token list -> ${token_list}"
+    inputs=()
+    for n in $(seq "${num_spk}"); do inputs+=(--input "${dumpdir}/${train_set}/text_spk${n}"); done
+    mkdir -p exp/log
+    "${py[@]}" -m espnet_echo.bin.make_token_list --token_type "${token_type}" \
+        --nbpe "${nbpe}" --bpemode "${bpemode}" "${inputs[@]}" \
+        --output_dir "${token_dir}" 2>&1 | tee exp/log/token_list.log
+fi
+
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+    log "Stage 4: collect feature statistics -> ${stats_dir}"
+    first_config=${train_configs%% *}
+    if [ -f "${stats_dir}/train/feats_stats.npz" ] && [ "${stats_dir}/train/feats_stats.npz" -nt "${dumpdir}/${train_set}/wav.scp" ]; then
+        log "  ${stats_dir} is up to date; skipped"
+    else
+        rm -rf "${stats_dir}.tmp"
+        mkdir -p "${stats_dir}.tmp/log"
+        # shellcheck disable=SC2046
+        "${py[@]}" -m espnet_echo.bin.echo_train --collect_stats true \
+            --config "${first_config}" ${token_opts} --num_spk "${num_spk}" \
+            --use_preprocessor true --normalize none --ngpu 0 --num_workers 0 \
+            $(data_opts train "${dumpdir}/${train_set}") \
+            $(data_opts valid "${dumpdir}/${valid_set}") \
+            --output_dir "${stats_dir}.tmp/job" > "${stats_dir}.tmp/log/stats.log" 2>&1 \
+            || { log "ERROR: collect stats failed; see ${stats_dir}.tmp/log/stats.log"; tail -n 20 "${stats_dir}.tmp/log/stats.log"; exit 1; }
+        "${py[@]}" -m espnet2.bin.aggregate_stats_dirs --input_dir "${stats_dir}.tmp/job" \
+            --output_dir "${stats_dir}.tmp/agg" >> "${stats_dir}.tmp/log/stats.log" 2>&1
+        mv "${stats_dir}.tmp/log" "${stats_dir}.tmp/agg/log"
+        rm -rf "${stats_dir}"
+        mv "${stats_dir}.tmp/agg" "${stats_dir}"
+        rm -rf "${stats_dir}.tmp"
+    fi
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+    for config in ${train_configs}; do
+        dir=$(model_dir "${config}")
+        log "Stage 6: train ${config} -> ${dir}"
+        mkdir -p "${dir}/log"
+        if [ -f "${dir}/valid.loss.best.pth" ] && [ "${dir}/valid.loss.best.pth" -nt "${config}" ]; then
+            log "  ${dir} is trained; skipped (remove it to retrain)"
+            continue
+        fi
+        # shellcheck disable=SC2046,SC2086
+        "${py[@]}" -m espnet_echo.bin.echo_train --config "${config}" ${token_opts} \
+            --num_spk "${num_spk}" --ngpu "${ngpu}" \
+            --normalize global_mvn --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
+            $(data_opts train "${dumpdir}/${train_set}") \
+            $(data_opts valid "${dumpdir}/${valid_set}") \
+            --train_shape_file "${stats_dir}/train/speech_shape" \
+            --valid_shape_file "${stats_dir}/valid/speech_shape" \
+            --resume true --output_dir "${dir}" ${train_args} > "${dir}/log/train.log" 2>&1 \
+            || { log "ERROR: training failed; see ${dir}/log/train.log"; tail -n 30 "${dir}/log/train.log"; exit 1; }
+    done
+fi
+
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+    for config in ${train_configs}; do
+        dir=$(model_dir "${config}")
+        for dset in ${test_sets}; do
+            out=${dir}/decode_${dset}
+            log "Stage 7: inference ${dir} on ${dset} -> ${out}"
+            mkdir -p "${dir}/log"
+            # shellcheck disable=SC2086
+            "${py[@]}" -m espnet_echo.bin.echo_inference \
+                --train_config "${dir}/config.yaml" --model_file "${dir}/valid.loss.best.pth" \
+                --data_dir "${dumpdir}/${dset}" --output_dir "${out}" ${inference_args} \
+                > "${dir}/log/inference_${dset}.log" 2>&1 \
+                || { log "ERROR: inference failed; see ${dir}/log/inference_${dset}.log"; tail -n 30 "${dir}/log/inference_${dset}.log"; exit 1; }
+        done
+    done
+fi
+
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+    log "Stage 8: scoring -> ${results}"
+    scores=()
+    for dset in ${test_sets}; do
+        for kind in ${baselines}; do
+            out=exp/baseline_${kind}/decode_${dset}
+            "${py[@]}" -m espnet_echo.bin.make_baseline_hyp --ref_dir "${dumpdir}/${dset}" \
+                --out_dir "${out}" --kind "${kind}"
+            "${py[@]}" -m espnet_echo.bin.score --ref_dir "${dumpdir}/${dset}" --hyp_dir "${out}" \
+                --out_dir "${out}/score" --name "${kind}/${dset}"
+            scores+=("${out}/score/scores.json")
+        done
+        for config in ${train_configs}; do
+            dir=$(model_dir "${config}")
+            out=${dir}/decode_${dset}
+            if [ ! -d "${out}" ]; then
+                log "  ${out} does not exist (run stages 6-7); not scored"
+                continue
+            fi
+            "${py[@]}" -m espnet_echo.bin.score --ref_dir "${dumpdir}/${dset}" --hyp_dir "${out}" \
+                --out_dir "${out}/score" --name "$(basename "${dir}")/${dset}"
+            scores+=("${out}/score/scores.json")
+        done
+    done
+    "${py[@]}" -m espnet_echo.bin.show_results --out "${results}" "${scores[@]}"
+fi
+log "Successfully finished."

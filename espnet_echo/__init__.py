@@ -1,0 +1,1 @@
+"""espnet-echo: ESPnet plugin for shared-encoder diarization, separation and ASR."""

@@ -1,0 +1,70 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Audio loading with validation: one clear error naming the file for each bad input."""
+
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import soundfile
+
+
+class AudioError(ValueError):
+    """An audio file cannot be used; the message names the file and the problem."""
+
+
+def load_audio(
+    path: Union[str, Path],
+    fs: int = 16000,
+    resample: bool = False,
+    allow_silent: bool = True,
+) -> np.ndarray:
+    """Read a mono waveform and check it.
+
+    Args:
+        path: Audio file readable by soundfile.
+        fs: Expected sample rate.
+        resample: If True, resample other rates to ``fs`` with a warning; else raise.
+        allow_silent: If False, an all-zero signal is an error.
+
+    Returns:
+        float32 array of shape ``(T,)``.
+
+    Raises:
+        AudioError: missing, unreadable or truncated file, multi-channel audio, wrong sample
+            rate (unless ``resample``), empty signal, NaN/Inf samples, or silence when
+            ``allow_silent`` is False.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: audio file not found")
+    try:
+        wav, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises LibsndfileError/RuntimeError
+        raise AudioError(f"{path}: cannot read audio ({e})") from e
+    if wav.shape[1] != 1:
+        raise AudioError(f"{path}: expected mono audio, got {wav.shape[1]} channels")
+    wav = wav[:, 0]
+    if wav.size == 0:
+        raise AudioError(f"{path}: empty audio (0 samples)")
+    if not np.all(np.isfinite(wav)):
+        raise AudioError(f"{path}: audio contains NaN or Inf samples")
+    if rate != fs:
+        if not resample:
+            raise AudioError(f"{path}: sample rate {rate} Hz, expected {fs} Hz")
+        warnings.warn(f"{path}: resampling {rate} Hz to {fs} Hz", stacklevel=2)
+        wav = resample_audio(wav, rate, fs)
+    if not allow_silent and not np.any(wav):
+        raise AudioError(f"{path}: audio is silent (all samples are zero)")
+    return wav
+
+
+def resample_audio(wav: np.ndarray, src_fs: int, dst_fs: int) -> np.ndarray:
+    """Polyphase resampling of a ``(T,)`` signal (scipy), returned as float32."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(src_fs, dst_fs)
+    return resample_poly(wav, dst_fs // g, src_fs // g).astype(np.float32)

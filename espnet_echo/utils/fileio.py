@@ -1,0 +1,118 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Atomic writes and Kaldi-style ``<key> <value>`` files with errors that name file and line."""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterator, Mapping, Optional, Union
+
+PathLike = Union[str, Path]
+
+
+class DataFileError(ValueError):
+    """A data file is missing or malformed; the message names the file and line."""
+
+
+@contextlib.contextmanager
+def atomic_open(path: PathLike, mode: str = "w", **kwargs) -> Iterator:
+    """Open a temporary file next to ``path`` and rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and an existing ``path`` is left intact.
+
+    Args:
+        path: Destination file.
+        mode: ``"w"`` or ``"wb"``.
+        **kwargs: Passed to :func:`open` (e.g. ``encoding``).
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OSError(f"{path}: cannot write output ({e.strerror or e})") from e
+    if "b" not in mode:
+        kwargs.setdefault("encoding", "utf-8")
+    try:
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_path(path: PathLike) -> "contextlib.AbstractContextManager[Path]":
+    """Yield a temporary path next to ``path`` for writers that take a filename.
+
+    The temporary keeps ``path``'s suffix (so e.g. soundfile infers the format) and is
+    renamed onto ``path`` when the block exits without error.
+    """
+
+    @contextlib.contextmanager
+    def _ctx():
+        dest = Path(path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
+        os.close(fd)
+        try:
+            yield Path(tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    return _ctx()
+
+
+def read_kaldi_map(
+    path: PathLike, num_fields: Optional[int] = None, allow_empty_value: bool = False
+) -> Dict[str, str]:
+    """Read a Kaldi-style ``<key> <value...>`` file into an ordered dict.
+
+    Args:
+        path: File to read.
+        num_fields: If given, the exact number of whitespace-separated fields in the value.
+        allow_empty_value: Accept lines that hold only a key (e.g. an empty transcript).
+
+    Returns:
+        ``{key: value}`` where value is the rest of the line with outer whitespace stripped.
+
+    Raises:
+        DataFileError: missing file, empty line, duplicate key or wrong field count; the
+            message names ``path:line``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: file not found")
+    out: Dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                raise DataFileError(f"{path}:{lineno}: empty line")
+            parts = line.strip().split(maxsplit=1)
+            key = parts[0]
+            value = parts[1].strip() if len(parts) > 1 else ""
+            if not value and not allow_empty_value:
+                raise DataFileError(f"{path}:{lineno}: expected '<key> <value>', got {line!r}")
+            if num_fields is not None and len(value.split()) != num_fields:
+                raise DataFileError(
+                    f"{path}:{lineno}: expected {num_fields + 1} columns, "
+                    f"got {len(value.split()) + 1}: {line!r}"
+                )
+            if key in out:
+                raise DataFileError(f"{path}:{lineno}: duplicate key {key!r}")
+            out[key] = value
+    return out
+
+
+def write_kaldi_map(path: PathLike, mapping: Mapping[str, object]) -> None:
+    """Atomically write ``mapping`` as ``<key> <value>`` lines sorted by key (Kaldi order)."""
+    with atomic_open(path) as f:
+        for key in sorted(mapping):
+            value = str(mapping[key])
+            f.write(f"{key} {value}\n" if value else f"{key}\n")
