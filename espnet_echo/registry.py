@@ -40,6 +40,9 @@ def register() -> None:
     global _done
     if _done:
         return
+    from espnet_echo.utils import espnet_compat
+
+    espnet_compat.apply()
     for module, attr, entries in _TABLES:
         choices = getattr(importlib.import_module(module), attr)
         for name, spec in entries.items():

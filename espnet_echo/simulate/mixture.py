@@ -159,14 +159,15 @@ def colored_noise(num_samples: int, tilt: float, rng: np.random.Generator, fs: i
     Returns:
         float64 ``(num_samples,)`` with zero mean and unit variance.
     """
-    white = rng.standard_normal(num_samples)
     if tilt == 0.0 or num_samples < 2:
-        out = white
+        out = rng.standard_normal(num_samples)
     else:
-        spec = np.fft.rfft(white)
-        freqs = np.fft.rfftfreq(num_samples, d=1.0 / fs)
+        # Shape a power-of-two block (fast FFT for any length) and keep its start.
+        n_fft = 1 << (num_samples - 1).bit_length()
+        spec = np.fft.rfft(rng.standard_normal(n_fft))
+        freqs = np.fft.rfftfreq(n_fft, d=1.0 / fs)
         spec *= np.maximum(freqs, 20.0) ** (tilt / 2.0)
-        out = np.fft.irfft(spec, n=num_samples)
+        out = np.fft.irfft(spec, n=n_fft)[:num_samples]
     out = out - out.mean()
     std = out.std()
     return out / std if std > 0 else out

@@ -108,9 +108,11 @@ def normalize_transcript(text: str, numbers: str = "spell") -> str:
     """
     if numbers not in ("spell", "drop"):
         raise ValueError(f"numbers must be 'spell' or 'drop', got {numbers!r}")
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = text.replace("\u2019", "'").replace("\u2018", "'")
+    text = text.replace("`", "'")
     if numbers == "spell":
         text = _NUMBER_RE.sub(_spell_match, text)
     else:

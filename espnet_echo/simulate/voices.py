@@ -32,9 +32,9 @@ ENGINE_BINARIES = {"flite": "flite", "espeak": "espeak-ng"}
 # flite voices -> (low, high) int_f0_target_mean in Hz around the voice's own mean, or
 # None where the voice ignores the setting (rms is a clustergen voice with its own F0 model).
 FLITE_PITCHES: Dict[str, Optional[Tuple[int, int]]] = {
-    "awb": (95, 140),
-    "kal": (85, 125),
-    "kal16": (85, 125),
+    "awb": (100, 155),
+    "kal": (80, 120),
+    "kal16": (80, 120),
     "rms": None,
     "slt": (140, 200),
 }

@@ -284,7 +284,13 @@ class EchoTask(AbsTask):
                 heads[choices.name] = None
                 continue
             conf = dict(getattr(args, f"{choices.name}_conf"))
-            conf.update(encoder_output_size=d_model, num_spk=args.num_spk)
+            for key, value in (("encoder_output_size", d_model), ("num_spk", args.num_spk)):
+                if conf.get(key, value) != value:
+                    raise ValueError(
+                        f"--{choices.name}_conf {key}={conf[key]} does not match the "
+                        f"model's {key}={value} (leave it out: the task sets it)"
+                    )
+                conf[key] = value
             if choices.name == "asr_head":
                 conf.update(vocab_size=len(token_list), token_list=token_list)
             heads[choices.name] = choices.get_class(name)(**conf)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+# Offline corpus of the mini recipe: flite/espeak-ng voices reading KJV sentences, mixed
+# into 1..max_spk-speaker mixtures with noise (espnet_echo.bin.simulate) -> data/<split>.
+set -euo pipefail
+num_train=600
+num_dev=60
+num_test=100
+min_spk=1
+max_spk=3
+overlap_range="0.0 1.0"
+snr_range="10 30"
+seed=0
+nj=2
+. ./path.sh
+. utils/parse_options.sh
+
+# shellcheck disable=SC2086
+python3 -m espnet_echo.bin.simulate --out_dir data --wav_dir data/wav \
+    --num_train "${num_train}" --num_dev "${num_dev}" --num_test "${num_test}" \
+    --min_spk "${min_spk}" --max_spk "${max_spk}" --overlap_range ${overlap_range} \
+    --snr_range ${snr_range} --seed "${seed}" --nj "${nj}"

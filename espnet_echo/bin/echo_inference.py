@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Run a trained Echo model over a data dir and write a hypothesis dir.
+
+Writes (docs/CONTRACT.md): ``rttm``, ``utt2num_spk``, ``spk{n}.scp`` (+ ``wav/``),
+``text_spk{n}`` and ``info.json`` (real-time factor, encoder parameters, audio seconds).
+"""
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import soundfile
+import torch
+
+from espnet_echo.inference.speech2echo import Speech2Echo
+from espnet_echo.utils.audio import load_audio
+from espnet_echo.utils.fileio import atomic_open, atomic_path, read_kaldi_map, write_kaldi_map
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--train_config", required=True, help="config.yaml of the model")
+    p.add_argument("--model_file", required=True, help="checkpoint (.pth)")
+    p.add_argument("--data_dir", required=True, help="data dir with wav.scp")
+    p.add_argument("--output_dir", required=True, help="hypothesis dir to write")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--fs", type=int, default=16000)
+    p.add_argument("--resample", action="store_true", help="resample wrong-rate audio")
+    p.add_argument("--diar_threshold", type=float, default=0.5)
+    p.add_argument("--min_speaker_sec", type=float, default=0.3)
+    p.add_argument("--beam_size", type=int, default=1, help="1 = greedy CTC")
+    p.add_argument("--ctc_weight", type=float, default=0.3)
+    p.add_argument("--num_threads", type=int, default=0, help="torch threads (0: keep)")
+    return p
+
+
+def main(cmd=None) -> None:
+    args = get_parser().parse_args(cmd)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.num_threads > 0:
+        torch.set_num_threads(args.num_threads)
+    echo = Speech2Echo(
+        args.train_config, args.model_file, device=args.device, fs=args.fs,
+        diar_threshold=args.diar_threshold, min_speaker_sec=args.min_speaker_sec,
+        beam_size=args.beam_size, ctc_weight=args.ctc_weight,
+    )
+    wavs = read_kaldi_map(Path(args.data_dir) / "wav.scp")
+    out = Path(args.output_dir)
+    wav_dir = out / "wav"
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    rttm_lines, num_spk, scps, texts = [], {}, {}, {}
+    audio_sec = proc_sec = 0.0
+    for utt, path in wavs.items():
+        speech = load_audio(path, fs=args.fs, resample=args.resample)
+        start = time.perf_counter()
+        res = echo(speech, name=path)
+        proc_sec += time.perf_counter() - start
+        audio_sec += len(speech) / args.fs
+        num_spk[utt] = res.num_spk
+        for beg, end, spk in res.segments:
+            rttm_lines.append(
+                f"SPEAKER {utt} 1 {beg:.3f} {end - beg:.3f} <NA> <NA> spk{spk + 1} <NA> <NA>"
+            )
+        for n, src in enumerate(res.sources if res.sources is not None else [], 1):
+            dest = wav_dir / f"{utt}_spk{n}.wav"
+            with atomic_path(dest) as tmp:
+                soundfile.write(tmp, src, args.fs, subtype="FLOAT")
+            scps.setdefault(n, {})[utt] = str(dest.resolve())
+        for n, text in enumerate(res.texts or [], 1):
+            texts.setdefault(n, {})[utt] = text
+    if "diar" in echo.model.heads:
+        with atomic_open(out / "rttm") as f:
+            f.writelines(line + "\n" for line in rttm_lines)
+    write_kaldi_map(out / "utt2num_spk", num_spk)
+    for n, m in scps.items():
+        write_kaldi_map(out / f"spk{n}.scp", m)
+    for n, m in texts.items():
+        write_kaldi_map(out / f"text_spk{n}", m)
+    info = {
+        "rtf": proc_sec / max(audio_sec, 1e-9),
+        "audio_sec": audio_sec,
+        "encoder_params": sum(p.numel() for p in echo.model.encoder.parameters()),
+        "num_utts": len(wavs),
+    }
+    with atomic_open(out / "info.json") as f:
+        json.dump(info, f, indent=2)
+    logging.info(f"{len(wavs)} utterances -> {out}; RTF {info['rtf']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

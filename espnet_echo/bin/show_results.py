@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Collect ``scores.json`` files (from ``espnet_echo.bin.score``) into one markdown table.
+
+One row per system, ESPnet ``RESULTS.md`` style. Columns follow a fixed preferred order
+(#Utt, DER per collar, Miss/FA/Conf, SI-SDR, SI-SDRi, WER, cpWER, K acc, mean |K̂-K|) and
+then every other numeric field the files carry (top-level or in ``info``, e.g.
+``encoder_params``, ``rtf``); a column no system has is left out, a value one system
+lacks is ``-``.
+
+Example:
+    python -m espnet_echo.bin.show_results --out RESULTS.md \\
+        exp/a/decode_test/score/scores.json exp/b/decode_test/score/scores.json
+"""
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from espnet_echo.utils.fileio import DataFileError, atomic_open
+
+PathLike = Union[str, Path]
+Getter = Callable[[Mapping[str, object]], Optional[str]]
+
+# Top-level scores.json keys that are not extra numeric columns.
+_KNOWN_KEYS = frozenset(
+    {"name", "ref_dir", "hyp_dir", "num_utts", "fs", "version",
+     "der", "sisdr", "wer", "cpwer", "speaker_count", "info"}
+)
+# Extra numeric fields shown first, in this order; the others follow as first seen.
+PREFERRED_EXTRAS = ("encoder_params", "rtf")
+# Fields of info.json that describe the run rather than the system.
+_HIDDEN_EXTRAS = frozenset({"audio_sec", "num_utts"})
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _fmt(v: Optional[float], digits: int = 2) -> Optional[str]:
+    return None if v is None else f"{v:.{digits}f}"
+
+
+def _fmt_extra(v: object) -> Optional[str]:
+    if not _is_number(v):
+        return None
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.4g}"
+
+
+def _get(scores: Mapping[str, object], *keys: object) -> Optional[object]:
+    cur: object = scores
+    for k in keys:
+        if not isinstance(cur, Mapping) or cur.get(k) is None:
+            return None
+        cur = cur[k]
+    return cur
+
+
+def _der_entry(scores: Mapping[str, object], collar: float) -> Optional[Mapping[str, object]]:
+    for entry in scores.get("der") or []:
+        if abs(float(entry["collar"]) - collar) < 1e-9:
+            return entry
+    return None
+
+
+def _collars(scores_list: Sequence[Mapping[str, object]]) -> List[float]:
+    found = {float(e["collar"]) for s in scores_list for e in (s.get("der") or [])}
+    return sorted(found)
+
+
+def _extras(scores: Mapping[str, object]) -> Dict[str, object]:
+    out = {k: v for k, v in scores.items() if k not in _KNOWN_KEYS and _is_number(v)}
+    info = scores.get("info")
+    if isinstance(info, Mapping):
+        for k, v in info.items():
+            if _is_number(v) and k not in _HIDDEN_EXTRAS:
+                out.setdefault(k, v)
+    return out
+
+
+def results_columns(scores_list: Sequence[Mapping[str, object]]) -> List[Tuple[str, Getter]]:
+    """The ``(header, getter)`` columns for these systems, in display order."""
+    cols: List[Tuple[str, Getter]] = [
+        ("#Utt", lambda s: None if s.get("num_utts") is None else str(s["num_utts"])),
+    ]
+    collars = _collars(scores_list)
+    for c in collars:
+        cols.append(
+            (f"DER c={c:g} (%)", lambda s, c=c: _fmt(_get(_der_entry(s, c) or {}, "der")))
+        )
+    if collars:
+        c0 = collars[0]
+
+        def miss_fa_conf(s: Mapping[str, object], c: float = c0) -> Optional[str]:
+            e = _der_entry(s, c)
+            if e is None or e.get("der") is None:
+                return None
+            return "/".join(_fmt(e[k]) for k in ("missed", "false_alarm", "confusion"))
+
+        cols.append((f"Miss/FA/Conf c={c0:g} (%)", miss_fa_conf))
+    cols += [
+        ("SI-SDR (dB)", lambda s: _fmt(_get(s, "sisdr", "si_sdr"))),
+        ("SI-SDRi (dB)", lambda s: _fmt(_get(s, "sisdr", "si_sdri"))),
+        ("WER (%)", lambda s: _fmt(_get(s, "wer", "wer"))),
+        ("cpWER (%)", lambda s: _fmt(_get(s, "cpwer", "wer"))),
+        ("K acc (%)", lambda s: _fmt(_get(s, "speaker_count", "accuracy"))),
+        ("mean \\|K̂-K\\|", lambda s: _fmt(_get(s, "speaker_count", "mean_abs_error"), 3)),
+    ]
+    extras: List[str] = []
+    for s in scores_list:
+        for k in _extras(s):
+            if k not in extras:
+                extras.append(k)
+    extras = [k for k in PREFERRED_EXTRAS if k in extras] + [
+        k for k in extras if k not in PREFERRED_EXTRAS
+    ]
+    cols += [(k, lambda s, k=k: _fmt_extra(_extras(s).get(k))) for k in extras]
+    # data-driven: drop the columns no system has
+    return [(h, g) for h, g in cols if any(g(s) is not None for s in scores_list)]
+
+
+def format_table(scores_list: Sequence[Mapping[str, object]]) -> str:
+    """Markdown table, one row per system (``name``), ``-`` for a missing value."""
+    cols = results_columns(scores_list)
+    lines = [
+        "|" + "|".join(["system"] + [h for h, _ in cols]) + "|",
+        "|" + "|".join(["---"] * (len(cols) + 1)) + "|",
+    ]
+    for s in scores_list:
+        cells = [str(s.get("name", "?"))] + [g(s) or "-" for _, g in cols]
+        lines.append("|" + "|".join(c.replace("|", "\\|") if i == 0 else c
+                                    for i, c in enumerate(cells)) + "|")
+    return "\n".join(lines)
+
+
+def format_details(scores: Mapping[str, object]) -> str:
+    """Markdown bullet list of one system's secondary counts (missed/false sources...)."""
+    out = [f"- ref_dir: `{scores.get('ref_dir')}`", f"- hyp_dir: `{scores.get('hyp_dir')}`"]
+    for e in scores.get("der") or []:
+        out.append(
+            f"- DER collar {e['collar']:g} s (each side): scored speech "
+            f"{e['scored_speech_s']:.2f} s, missed {e['missed_s']:.2f} s, "
+            f"false alarm {e['false_alarm_s']:.2f} s, confusion {e['confusion_s']:.2f} s; "
+            f"utts without hypothesis: {e['num_utts_missing']}"
+        )
+    sep = scores.get("sisdr")
+    if sep:
+        out.append(
+            f"- separation: {sep['num_sources']} reference sources, {sep['missed_sources']} "
+            f"missed (scored with the mixture, 0 dB SI-SDRi), {sep['false_sources']} false "
+            f"estimates; SI-SDR / SI-SDRi over matched sources: "
+            f"{_fmt(sep['si_sdr_matched']) or '-'} / {_fmt(sep['si_sdri_matched']) or '-'} dB"
+        )
+    for key, label in (("wer", "WER (PIT)"), ("cpwer", "cpWER")):
+        w = scores.get(key)
+        if w:
+            out.append(
+                f"- {label}: {w['errors']} errors / {w['ref_words']} words "
+                f"(ins {w['insertions']}, del {w['deletions']}, sub {w['substitutions']}); "
+                f"missed speakers {w['missed_speakers']}, "
+                f"false speakers {w['false_speakers']}"
+            )
+    k = scores.get("speaker_count")
+    if k:
+        conf = ", ".join(
+            f"K={ref}: " + " ".join(f"K̂={h}:{n}" for h, n in row.items())
+            for ref, row in k["confusion"].items()
+        )
+        out.append(f"- speaker count: over {k['num_over']}, under {k['num_under']}; {conf}")
+    return "\n".join(out)
+
+
+def load_scores(path: PathLike) -> Dict[str, object]:
+    """Read one ``scores.json``; errors name the file."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            scores = json.load(f)
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: file not found") from None
+    except (OSError, ValueError) as e:
+        raise DataFileError(f"{path}: cannot read JSON ({e})") from e
+    if not isinstance(scores, dict):
+        raise DataFileError(f"{path}: expected a JSON object")
+    scores.setdefault("name", str(path.parent))
+    return scores
+
+
+def _version(pkg: str) -> str:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _environment() -> str:
+    lines = [
+        f"- date: `{time.strftime('%a %b %d %H:%M:%S %Z %Y')}`",
+        f"- python version: `{platform.python_version()}`",
+        f"- espnet version: `espnet {_version('espnet')}`",
+        f"- pytorch version: `pytorch {_version('torch')}`",
+    ]
+    try:
+        git = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        lines.append(f"- Git hash: `{git}`")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "\n".join(lines)
+
+
+def format_results(scores_list: Sequence[Mapping[str, object]]) -> str:
+    """The whole ``RESULTS.md``: environment, conventions, table."""
+    return "\n".join([
+        "<!-- Generated by espnet_echo.bin.show_results -->",
+        "# RESULTS",
+        "## Environments",
+        _environment(),
+        "",
+        "## Scores",
+        "- DER c=X: md-eval collar of X s on each side of reference boundaries, overlapped "
+        "speech scored; Miss/FA/Conf: % of reference speech.",
+        "- SI-SDR(i): mean over all reference sources, a missed source is scored with the "
+        "mixture (0 dB SI-SDRi); WER: per-speaker PIT WER; cpWER: meeteval.",
+        "",
+        format_table(scores_list),
+        "",
+    ])
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """Command-line parser."""
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("scores", nargs="+", help="scores.json files, one per system")
+    p.add_argument("--out", default=None, help="markdown file to write (atomically)")
+    return p
+
+
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    """Print (and write) the results table."""
+    args = get_parser().parse_args(cmd)
+    text = format_results([load_scores(p) for p in args.scores])
+    if args.out:
+        with atomic_open(args.out) as f:
+            f.write(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

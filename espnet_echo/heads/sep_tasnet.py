@@ -1,0 +1,370 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Conv-TasNet style separation head conditioned on the shared encoder."""
+
+from typing import Dict, Optional, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
+from typeguard import typechecked
+
+from espnet2.enh.decoder.conv_decoder import ConvDecoder
+from espnet2.enh.encoder.conv_encoder import ConvEncoder
+from espnet2.enh.layers.tcn import TemporalConvNet
+from espnet2.enh.loss.criterions.time_domain import SISNRLoss
+from espnet_echo.heads.abs_head import AbsEchoHead
+
+
+class TasNetSepHead(AbsEchoHead):
+    """Separation head: Conv-TasNet masks conditioned on RWSE encoder features.
+
+    The mixture waveform goes through ESPnet's ``ConvEncoder`` (B, T', C). The
+    encoder features (B, T, D) are interpolated per utterance to the T' valid
+    frames and concatenated on the channel axis; ESPnet's ``TemporalConvNet``
+    predicts one mask per output slot, and the masked features go through
+    ``ConvDecoder`` to waveforms (B, S, N).
+
+    Loss, per utterance with K references and S >= K slots:
+
+    * the K references are assigned to K distinct slots (PIT, exact assignment by
+      ``scipy.optimize.linear_sum_assignment``) and scored with ESPnet's
+      ``SISNRLoss`` (negative SI-SNR, averaged over the K sources);
+    * every unassigned slot gets the null-target loss
+      ``null_weight * max(10 log10(|y|^2 / |mix|^2 + eps), null_floor_db)``
+      averaged over the S - K null slots. It pushes the slot's energy down
+      relative to the mixture until it is ``null_floor_db`` below it, then stops
+      (zero gradient), so silence is never scored with SI-SNR against zeros.
+
+    The assignment minimises this whole per-utterance loss (SI-SNR of the assigned
+    slots plus the null term of the others), not the SI-SNR alone. The batch loss
+    is the mean over utterances.
+
+    Args:
+        encoder_output_size: Feature dimension D of the encoder features.
+        num_spk: Number of output slots S.
+        enc_channels: ConvEncoder/ConvDecoder channels C.
+        kernel_size: ConvEncoder kernel (samples).
+        stride: ConvEncoder stride (samples).
+        tcn_bottleneck: TCN bottleneck channels.
+        tcn_hidden: TCN hidden channels of the conv blocks.
+        tcn_kernel: TCN conv kernel size.
+        tcn_layers: TCN blocks per stack.
+        tcn_stacks: TCN stacks.
+        norm_type: TCN normalisation (gLN, cLN, BN).
+        causal: Causal TCN.
+        mask_nonlinear: Mask non-linearity (relu, sigmoid, softmax, tanh, linear).
+        upsample_mode: Interpolation of the encoder features: nearest or linear.
+        null_weight: Weight of the null-target term.
+        null_floor_db: Floor (dB relative to the mixture) of the null-target term.
+        sisnr_clamp_db: ``clamp_db`` of ESPnet's SISNRLoss (None: no clamp).
+        eps: Small constant of the energy ratios.
+    """
+
+    required_keys = ("speech_mix", "speech_mix_lengths", "speech_ref", "num_spk")
+
+    @typechecked
+    def __init__(
+        self,
+        encoder_output_size: int,
+        num_spk: int = 3,
+        enc_channels: int = 256,
+        kernel_size: int = 16,
+        stride: int = 8,
+        tcn_bottleneck: int = 128,
+        tcn_hidden: int = 512,
+        tcn_kernel: int = 3,
+        tcn_layers: int = 8,
+        tcn_stacks: int = 3,
+        norm_type: str = "gLN",
+        causal: bool = False,
+        mask_nonlinear: str = "relu",
+        upsample_mode: str = "nearest",
+        null_weight: float = 1.0,
+        null_floor_db: float = -30.0,
+        sisnr_clamp_db: Optional[float] = None,
+        eps: float = 1e-8,
+    ):
+        super().__init__()
+        if num_spk < 1:
+            raise ValueError(f"num_spk must be >= 1, got {num_spk}")
+        if upsample_mode not in ("nearest", "linear"):
+            raise ValueError(
+                f"upsample_mode must be nearest or linear, got {upsample_mode}"
+            )
+        self.encoder_output_size = encoder_output_size
+        self.num_spk = num_spk
+        self.upsample_mode = upsample_mode
+        self.null_weight = null_weight
+        self.null_floor_db = null_floor_db
+        self.eps = eps
+
+        self.encoder = ConvEncoder(enc_channels, kernel_size, stride)
+        self.decoder = ConvDecoder(enc_channels, kernel_size, stride)
+        self.tcn = TemporalConvNet(
+            N=enc_channels + encoder_output_size,
+            B=tcn_bottleneck,
+            H=tcn_hidden,
+            P=tcn_kernel,
+            X=tcn_layers,
+            R=tcn_stacks,
+            C=num_spk,
+            out_channel=enc_channels,
+            norm_type=norm_type,
+            causal=causal,
+            mask_nonlinear=mask_nonlinear,
+        )
+        self.criterion = SISNRLoss(clamp_db=sisnr_clamp_db)
+        #: Slot order of the last forward (B, S): ``last_perm[b, k]`` (k < K) is the
+        #: slot estimating reference k; entries k >= K list the null slots in
+        #: ascending order, so ``est[b, last_perm[b]]`` is references-first.
+        self.last_perm: Optional[torch.Tensor] = None
+
+    # ------------------------------------------------------------------ checks
+    def _check_inputs(
+        self,
+        feats: torch.Tensor,
+        feats_lens: torch.Tensor,
+        speech_mix: torch.Tensor,
+        speech_mix_lengths: torch.Tensor,
+    ) -> None:
+        if feats.dim() != 3 or feats.size(-1) != self.encoder_output_size:
+            raise ValueError(
+                f"feats must be (B, T, {self.encoder_output_size}), "
+                f"got {tuple(feats.shape)}"
+            )
+        bs = feats.size(0)
+        if feats_lens.shape != (bs,):
+            raise ValueError(
+                f"feats_lens must be ({bs},), got {tuple(feats_lens.shape)}"
+            )
+        if speech_mix.dim() != 2 or speech_mix.size(0) != bs:
+            raise ValueError(
+                f"speech_mix must be (B={bs}, N), got {tuple(speech_mix.shape)}"
+            )
+        if speech_mix_lengths.shape != (bs,):
+            raise ValueError(
+                f"speech_mix_lengths must be ({bs},), "
+                f"got {tuple(speech_mix_lengths.shape)}"
+            )
+        if int(speech_mix_lengths.min()) < self.encoder.kernel_size:
+            raise ValueError(
+                f"mixtures must have at least {self.encoder.kernel_size} samples"
+            )
+        if int(speech_mix_lengths.max()) > speech_mix.size(1):
+            raise ValueError("speech_mix_lengths exceeds speech_mix's length")
+
+    # ----------------------------------------------------------------- network
+    def _upsample(
+        self, feats: torch.Tensor, feats_lens: torch.Tensor, flens: torch.Tensor, t: int
+    ) -> torch.Tensor:
+        """Interpolate each utterance's valid encoder frames onto its conv frames.
+
+        Returns:
+            (B, D, t), zero past ``flens``.
+        """
+        out = feats.new_zeros(feats.size(0), feats.size(2), t)
+        kw = {} if self.upsample_mode == "nearest" else {"align_corners": False}
+        for b in range(feats.size(0)):
+            n_in = max(int(feats_lens[b]), 1)
+            n_out = int(flens[b])
+            x = feats[b, :n_in].transpose(0, 1)[None]  # (1, D, n_in)
+            out[b, :, :n_out] = F.interpolate(
+                x, size=n_out, mode=self.upsample_mode, **kw
+            )[0]
+        return out
+
+    def _separate(
+        self,
+        feats: torch.Tensor,
+        feats_lens: torch.Tensor,
+        speech_mix: torch.Tensor,
+        speech_mix_lengths: torch.Tensor,
+    ) -> torch.Tensor:
+        self._check_inputs(feats, feats_lens, speech_mix, speech_mix_lengths)
+        bs, n_pad = speech_mix.shape
+        ilens = speech_mix_lengths.to(speech_mix.device).long()
+        mix = speech_mix[:, : int(ilens.max())]
+        enc, flens = self.encoder(mix, ilens)  # (B, T', C), (B,)
+        enc = enc.transpose(1, 2)  # (B, C, T')
+        cond = self._upsample(feats, feats_lens, flens, enc.size(2))
+        masks = self.tcn(torch.cat([enc, cond], dim=1))  # (B, S, C, T')
+        masked = enc[:, None] * masks  # (B, S, C, T')
+        masked = masked.reshape(bs * self.num_spk, enc.size(1), enc.size(2))
+        wav, _ = self.decoder(
+            masked.transpose(1, 2), ilens.repeat_interleave(self.num_spk)
+        )  # (B*S, Nmax)
+        wav = wav.reshape(bs, self.num_spk, -1)
+        if wav.size(2) < n_pad:
+            wav = F.pad(wav, (0, n_pad - wav.size(2)))
+        wav = wav[:, :, :n_pad]
+        valid = torch.arange(n_pad, device=wav.device)[None, :] < ilens[:, None]
+        return wav * valid[:, None, :]
+
+    def _energy_db(self, est: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        """10 log10(|est|^2 / |mix|^2 + eps) over the last axis."""
+        ratio = est.pow(2).sum(-1) / (mix.pow(2).sum(-1) + self.eps)
+        return 10.0 * torch.log10(ratio + self.eps)
+
+    @torch.no_grad()
+    def separate(
+        self,
+        feats: torch.Tensor,
+        feats_lens: torch.Tensor,
+        speech_mix: torch.Tensor,
+        speech_mix_lengths: torch.Tensor,
+        return_energy: bool = False,
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        """Separate the mixture into S slots.
+
+        Args:
+            feats: Encoder features (B, T, D).
+            feats_lens: Valid frames (B,).
+            speech_mix: Mixture waveform (B, N).
+            speech_mix_lengths: Valid samples (B,).
+            return_energy: Also return the per-slot energies.
+
+        Returns:
+            est: Slot waveforms (B, S, N), zero past the mixture length.
+            energy_db: Only with ``return_energy``: slot energy relative to the
+                mixture in dB (B, S) (see ``slot_energy_db``); slots near
+                ``null_floor_db`` are null (no speaker) and can be dropped.
+        """
+        est = self._separate(feats, feats_lens, speech_mix, speech_mix_lengths)
+        if return_energy:
+            return est, self.slot_energy_db(est, speech_mix, speech_mix_lengths)
+        return est
+
+    def slot_energy_db(
+        self,
+        est: torch.Tensor,
+        speech_mix: torch.Tensor,
+        speech_mix_lengths: torch.Tensor,
+    ) -> torch.Tensor:
+        """Energy of each slot relative to the mixture.
+
+        Args:
+            est: Slot waveforms (B, S, N).
+            speech_mix: Mixture waveform (B, N).
+            speech_mix_lengths: Valid samples (B,).
+
+        Returns:
+            ``10 log10(|est|^2 / |mix|^2 + eps)`` over the valid samples (B, S).
+        """
+        valid = (
+            torch.arange(speech_mix.size(1), device=speech_mix.device)[None, :]
+            < speech_mix_lengths.to(speech_mix.device)[:, None]
+        )
+        n = est.size(-1)
+        return self._energy_db(
+            est * valid[:, None, :n], (speech_mix * valid)[:, None, :n].to(est.dtype)
+        )
+
+    # -------------------------------------------------------------------- loss
+    def forward(
+        self,
+        feats: torch.Tensor,
+        feats_lens: torch.Tensor,
+        speech_mix: torch.Tensor = None,
+        speech_mix_lengths: torch.Tensor = None,
+        speech_ref: torch.Tensor = None,
+        num_spk: torch.Tensor = None,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]]]:
+        """PIT SI-SNR loss with null targets for the unassigned slots.
+
+        Args:
+            feats: Encoder features (B, T, D).
+            feats_lens: Valid frames (B,).
+            speech_mix: Mixture waveform (B, N).
+            speech_mix_lengths: Valid samples (B,).
+            speech_ref: References (B, S', N); slot k of utterance b is a target
+                only if k < num_spk[b] (the rest is zero padding, never a target).
+            num_spk: Number of references K per utterance (B,), 0 <= K <= S.
+
+        Returns:
+            loss: Scalar.
+            stats: ``loss``, ``si_snr`` (mean SI-SNR over the real sources, dB) and
+                ``null_energy_db`` (mean energy of the null slots relative to the
+                mixture, dB; None when the batch has no null slot).
+        """
+        for name, v in (
+            ("speech_mix", speech_mix),
+            ("speech_mix_lengths", speech_mix_lengths),
+            ("speech_ref", speech_ref),
+            ("num_spk", num_spk),
+        ):
+            if v is None:
+                raise ValueError(f"TasNetSepHead.forward needs {name}")
+        bs = feats.size(0)
+        if speech_ref.dim() != 3 or speech_ref.size(0) != bs:
+            raise ValueError(
+                f"speech_ref must be (B={bs}, S, N), got {tuple(speech_ref.shape)}"
+            )
+        if speech_ref.size(2) != speech_mix.size(-1):
+            raise ValueError(
+                f"speech_ref has {speech_ref.size(2)} samples, "
+                f"speech_mix has {speech_mix.size(-1)}"
+            )
+        if num_spk.shape != (bs,):
+            raise ValueError(f"num_spk must be ({bs},), got {tuple(num_spk.shape)}")
+        num_spk = num_spk.long()
+        k_max = int(num_spk.max())
+        if int(num_spk.min()) < 0 or k_max > self.num_spk:
+            raise ValueError(
+                f"num_spk must be in [0, {self.num_spk}] (the head's slots), "
+                f"got {num_spk.tolist()}"
+            )
+        if k_max > speech_ref.size(1):
+            raise ValueError(
+                f"num_spk says {k_max} references but speech_ref has "
+                f"{speech_ref.size(1)}"
+            )
+
+        est = self._separate(feats, feats_lens, speech_mix, speech_mix_lengths)
+        n_slots = self.num_spk
+        losses, si_snrs, null_dbs, perms = [], [], [], []
+        for b in range(bs):
+            length = int(speech_mix_lengths[b])
+            k = int(num_spk[b])
+            est_b = est[b, :, :length]  # (S, L)
+            mix_b = speech_mix[b, :length].to(est_b.dtype)
+            energy = self._energy_db(est_b, mix_b[None])  # (S,)
+            null_term = energy.clamp(min=self.null_floor_db)
+            n_null = n_slots - k
+            w_null = self.null_weight / n_null if n_null > 0 else 0.0
+            if k > 0:
+                ref_b = speech_ref[b, :k, :length].to(est_b.dtype)  # (K, L)
+                pair = self.criterion(
+                    ref_b[None].expand(n_slots, k, length),
+                    est_b[:, None].expand(n_slots, k, length),
+                )  # (S, K): negative SI-SNR of slot i against reference j
+                cost = pair / k - w_null * null_term[:, None]
+                slots, refs = linear_sum_assignment(cost.detach().cpu().numpy())
+                slot_of_ref = np.empty(k, dtype=np.int64)
+                slot_of_ref[refs] = slots
+                slot_idx = torch.as_tensor(slot_of_ref, device=est.device)
+                ref_idx = torch.arange(k, device=est.device)
+                matched = pair[slot_idx, ref_idx]  # (K,)
+                loss_b = matched.mean()
+                si_snrs.append(-matched.detach())
+            else:
+                slot_of_ref = np.empty(0, dtype=np.int64)
+                loss_b = est_b.new_zeros(())
+            null_slots = sorted(set(range(n_slots)) - set(slot_of_ref.tolist()))
+            if null_slots:
+                idx = torch.as_tensor(null_slots, device=est.device)
+                loss_b = loss_b + self.null_weight * null_term[idx].mean()
+                null_dbs.append(energy[idx].detach())
+            losses.append(loss_b)
+            perms.append(slot_of_ref.tolist() + null_slots)
+
+        loss = torch.stack(losses).mean()
+        self.last_perm = torch.as_tensor(perms, dtype=torch.long)
+        stats = dict(
+            loss=loss.detach(),
+            si_snr=torch.cat(si_snrs).mean() if si_snrs else None,
+            null_energy_db=torch.cat(null_dbs).mean() if null_dbs else None,
+        )
+        return loss, stats

@@ -1,0 +1,3 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Offline multi-speaker corpus: KJV text, flite/espeak-ng speakers, numpy mixing."""
