@@ -19,6 +19,9 @@ install_requires = [
     "pyannote.core==6.1.0",
     "meeteval==0.4.3",
     "PyYAML",
+    # ESPnet's trainer logs to tensorboard and plots with matplotlib by default
+    "tensorboard==2.21.0",
+    "matplotlib==3.11.2",
 ]
 
 setup(

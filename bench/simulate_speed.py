@@ -24,10 +24,14 @@ from espnet_echo.utils.fileio import read_kaldi_map
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num", type=int, default=1000, help="Mixtures (80/10/10 train/dev/test).")
+    parser.add_argument(
+        "--num", type=int, default=1000, help="Mixtures (80/10/10 train/dev/test)."
+    )
     parser.add_argument("--nj", type=int, default=2, help="Worker processes.")
     parser.add_argument("--seed", type=int, default=0, help="Random seed.")
-    parser.add_argument("--keep", type=str, default=None, help="Write here and keep (default: temp dir).")
+    parser.add_argument(
+        "--keep", type=str, default=None, help="Write here and keep (default: temp dir)."
+    )
     args = parser.parse_args()
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="echo_simbench_"))

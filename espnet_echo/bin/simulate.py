@@ -21,7 +21,14 @@ from espnet_echo.simulate.mixture import LENGTH_MODES, MixConfig
 from espnet_echo.simulate.text import DEFAULT_BIBLE_RANGE
 from espnet_echo.simulate.voices import ENGINES
 
-_MIX_KEYS = ("overlap_range", "gap_range", "length_mode", "gain_range", "snr_range", "noise_tilt_range")
+_MIX_KEYS = (
+    "overlap_range",
+    "gap_range",
+    "length_mode",
+    "gain_range",
+    "snr_range",
+    "noise_tilt_range",
+)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -42,7 +49,12 @@ def get_parser() -> argparse.ArgumentParser:
         "line override it.",
     )
     g = parser.add_argument_group("output")
-    g.add_argument("--out_dir", type=str, default=corpus.out_dir, help="Data dir; writes <out_dir>/{train,dev,test}/.")
+    g.add_argument(
+        "--out_dir",
+        type=str,
+        default=corpus.out_dir,
+        help="Data dir; writes <out_dir>/{train,dev,test}/.",
+    )
     g.add_argument(
         "--wav_dir",
         type=str,
@@ -53,18 +65,24 @@ def get_parser() -> argparse.ArgumentParser:
         "--cache_dir",
         type=str,
         default=None,
-        help="TTS cache (single-speaker utterances reused by re-runs); default <wav_dir>/.tts_cache.",
+        help="TTS cache (single-speaker utterances reused by re-runs); "
+        "default <wav_dir>/.tts_cache.",
     )
     g = parser.add_argument_group("size")
-    g.add_argument("--num_train", type=int, default=corpus.num_train, help="Mixtures in train.")
+    g.add_argument(
+        "--num_train", type=int, default=corpus.num_train, help="Mixtures in train."
+    )
     g.add_argument("--num_dev", type=int, default=corpus.num_dev, help="Mixtures in dev.")
     g.add_argument("--num_test", type=int, default=corpus.num_test, help="Mixtures in test.")
-    g.add_argument("--min_spk", type=int, default=corpus.min_spk, help="Fewest speakers per mixture.")
+    g.add_argument(
+        "--min_spk", type=int, default=corpus.min_spk, help="Fewest speakers per mixture."
+    )
     g.add_argument(
         "--max_spk",
         type=int,
         default=corpus.max_spk,
-        help=f"Most speakers per mixture (<= {MAX_SPK_LIMIT}); equal to --min_spk for a fixed K.",
+        help=f"Most speakers per mixture (<= {MAX_SPK_LIMIT}); equal to --min_spk for a "
+        "fixed K.",
     )
     g.add_argument(
         "--spk_weights",
@@ -91,9 +109,18 @@ def get_parser() -> argparse.ArgumentParser:
         default=list(corpus.engines),
         help="TTS engines that provide speakers.",
     )
-    g.add_argument("--utts_per_spk", type=int, default=corpus.utts_per_spk, help="Sentences in each speaker's pool.")
-    g.add_argument("--min_words", type=int, default=corpus.min_words, help="Shortest sentence (words).")
-    g.add_argument("--max_words", type=int, default=corpus.max_words, help="Longest sentence (words).")
+    g.add_argument(
+        "--utts_per_spk",
+        type=int,
+        default=corpus.utts_per_spk,
+        help="Sentences in each speaker's pool (each used sentence is synthesised once).",
+    )
+    g.add_argument(
+        "--min_words", type=int, default=corpus.min_words, help="Shortest sentence (words)."
+    )
+    g.add_argument(
+        "--max_words", type=int, default=corpus.max_words, help="Longest sentence (words)."
+    )
     g.add_argument(
         "--bible_range",
         type=str,
@@ -107,8 +134,8 @@ def get_parser() -> argparse.ArgumentParser:
         nargs=2,
         default=list(mix.overlap_range),
         metavar=("LO", "HI"),
-        help="Overlap ratio range: consecutive sources overlap by r x the shorter one; 0 gives "
-        "turns separated by --gap_range, 1 gives start-aligned full overlap.",
+        help="Overlap ratio range: consecutive sources overlap by r x the shorter one; "
+        "0 gives turns separated by --gap_range, 1 gives start-aligned full overlap.",
     )
     g.add_argument(
         "--gap_range",
@@ -151,7 +178,9 @@ def get_parser() -> argparse.ArgumentParser:
         help="Noise power spectrum exponent range (0 white, -1 pink, -2 brown).",
     )
     g = parser.add_argument_group("run")
-    g.add_argument("--seed", type=int, default=corpus.seed, help="Random seed (same seed, same files).")
+    g.add_argument(
+        "--seed", type=int, default=corpus.seed, help="Random seed (same seed, same files)."
+    )
     g.add_argument("--nj", type=int, default=corpus.nj, help="Worker processes.")
     g.add_argument(
         "--log_level",
@@ -232,7 +261,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def config_from_args(args: argparse.Namespace) -> CorpusConfig:
     """Turn parsed flags into a :class:`CorpusConfig`."""
-    mix = MixConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items() if k in _MIX_KEYS})
+    values = vars(args)
+    mix = MixConfig(
+        **{k: tuple(values[k]) if isinstance(values[k], list) else values[k] for k in _MIX_KEYS}
+    )
     return CorpusConfig(
         out_dir=args.out_dir,
         wav_dir=args.wav_dir,

@@ -118,7 +118,9 @@ class EchoViTEncoder(AbsEncoder):
         if linear_units < 1:
             raise ValueError(f"linear_units must be >= 1, got {linear_units}")
         if not 0.0 <= layer_drop_rate < 1.0:
-            raise ValueError(f"layer_drop_rate must be in [0, 1), got {layer_drop_rate}")
+            raise ValueError(
+                f"layer_drop_rate must be in [0, 1), got {layer_drop_rate}"
+            )
         self._output_size = output_size
 
         self.embed = PatchEmbed(

@@ -160,7 +160,8 @@ class PatchEmbed(torch.nn.Module):
             patches = xs_pad.reshape(bsz, ntok, p * fdim)
         else:
             # (B, N, F, P) -> (B, N, P, F) -> (B, N, P * F), same order as above.
-            patches = xs_pad.unfold(1, p, s).transpose(2, 3).reshape(bsz, ntok, p * fdim)
+            patches = xs_pad.unfold(1, p, s).transpose(2, 3)
+            patches = patches.reshape(bsz, ntok, p * fdim)
 
         tokens = self.norm(self.proj(patches))
         # A token is valid iff its first frame is valid.

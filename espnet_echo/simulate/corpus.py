@@ -107,7 +107,10 @@ class CorpusConfig:
     def spk_distribution(self) -> Tuple[List[int], np.ndarray]:
         """``(Ks, probabilities)`` for the number of speakers per mixture."""
         ks = list(range(self.min_spk, self.max_spk + 1))
-        weights = np.ones(len(ks)) if self.spk_weights is None else np.asarray(self.spk_weights, float)
+        if self.spk_weights is None:
+            weights = np.ones(len(ks))
+        else:
+            weights = np.asarray(self.spk_weights, dtype=float)
         return ks, weights / weights.sum()
 
     def validate(self) -> None:
@@ -176,7 +179,8 @@ class CorpusSummary:
             hist = " ".join(f"K={k}:{n}" for k, n in sorted(self.num_spk_hist[split].items()))
             lines.append(
                 f"{split:5s}: {self.mixtures[split]:6d} mixtures, {self.speakers[split]:4d} "
-                f"speakers ({self.speakers_used[split]} used), {self.hours[split]:7.3f} h, {hist}"
+                f"speakers ({self.speakers_used[split]} used), "
+                f"{self.hours[split]:7.3f} h, {hist}"
             )
         total_h = sum(self.hours.values())
         lines.append(
@@ -226,7 +230,11 @@ def split_speakers(
             f"split_fractions {list(fractions)} leave train {n_train} base voices, "
             f"fewer than max_spk={min_voices}"
         )
-    bounds = {"train": (0, n_train), "dev": (n_train, n_train + n_dev), "test": (n_train + n_dev, len(names))}
+    bounds = {
+        "train": (0, n_train),
+        "dev": (n_train, n_train + n_dev),
+        "test": (n_train + n_dev, len(names)),
+    }
     out = {}
     for split, (lo, hi) in bounds.items():
         chosen = [names[j] for j in order[lo:hi]]
@@ -246,8 +254,8 @@ def assign_sentences(
     need = len(all_spk) * utts_per_spk
     if need > len(sentences):
         raise SimulateError(
-            f"{len(all_spk)} speakers x {utts_per_spk} utts_per_spk needs {need} sentences but "
-            f"only {len(sentences)} are available; lower utts_per_spk or widen "
+            f"{len(all_spk)} speakers x {utts_per_spk} utts_per_spk needs {need} sentences "
+            f"but only {len(sentences)} are available; lower utts_per_spk or widen "
             f"bible_range/min_words/max_words"
         )
     order = np.random.default_rng([seed, 11]).permutation(len(sentences))[:need]
@@ -376,19 +384,26 @@ def check_writable(directory: Path) -> None:
         ) from e
 
 
-def format_rttm(utt: str, segments: Sequence[Sequence[Tuple[int, int]]], speakers: Sequence[str], fs: int) -> List[str]:
-    """Standard RTTM lines (seconds), grouped by source then time."""
+def format_rttm(
+    utt: str, segments: Sequence[Sequence[Tuple[int, int]]], speakers: Sequence[str], fs: int
+) -> List[str]:
+    """Standard RTTM lines (seconds, 3 decimals), grouped by source then time.
+
+    ``SPEAKER <utt> 1 <start_s> <dur_s> <NA> <NA> <spkid> <NA> <NA>``.
+    """
     lines = []
     for spk, segs in zip(speakers, segments):
         for start, end in segs:
-            lines.append(
-                f"SPEAKER {utt} 1 {start / fs:.3f} {(end - start) / fs:.3f} <NA> <NA> {spk} <NA> <NA>"
-            )
+            begin, dur = start / fs, (end - start) / fs
+            lines.append(f"SPEAKER {utt} 1 {begin:.3f} {dur:.3f} <NA> <NA> {spk} <NA> <NA>")
     return lines
 
 
 def format_espnet_rttm(
-    utt: str, segments: Sequence[Sequence[Tuple[int, int]]], speakers: Sequence[str], num_samples: int
+    utt: str,
+    segments: Sequence[Sequence[Tuple[int, int]]],
+    speakers: Sequence[str],
+    num_samples: int,
 ) -> List[str]:
     """ESPnet sample-level RTTM lines for :class:`espnet2.fileio.rttm.RttmReader`.
 
@@ -419,7 +434,12 @@ def write_split(
     fs: int,
 ) -> None:
     """Write every contract file of one split (each atomically), drop stale spk/text files."""
-    wav_scp, noise_scp, utt2spk, utt2spks, utt2num_spk, utt2num_samples = {}, {}, {}, {}, {}, {}
+    wav_scp: Dict[str, str] = {}
+    noise_scp: Dict[str, str] = {}
+    utt2spk: Dict[str, str] = {}
+    utt2spks: Dict[str, str] = {}
+    utt2num_spk: Dict[str, int] = {}
+    utt2num_samples: Dict[str, int] = {}
     spk_scp: List[Dict[str, str]] = [{} for _ in range(max_spk)]
     text_spk: List[Dict[str, str]] = [{} for _ in range(max_spk)]
     rttm, espnet_rttm = [], []
@@ -437,7 +457,9 @@ def write_split(
             spk_scp[n][spec.utt] = paths[f"s{n + 1}"]
             text_spk[n][spec.utt] = spec.texts[n]
         rttm += format_rttm(spec.utt, res["segments"], spec.speakers, fs)
-        espnet_rttm += format_espnet_rttm(spec.utt, res["segments"], spec.speakers, res["num_samples"])
+        espnet_rttm += format_espnet_rttm(
+            spec.utt, res["segments"], spec.speakers, res["num_samples"]
+        )
     split_dir.mkdir(parents=True, exist_ok=True)
     write_kaldi_map(split_dir / "wav.scp", wav_scp)
     for n in range(max_spk):
@@ -482,7 +504,10 @@ def build_corpus(config: CorpusConfig) -> CorpusSummary:
     start_time = time.time()
     config.validate()
     out_dir, wav_dir = Path(config.out_dir).resolve(), Path(config.wav_dir).resolve()
-    cache_dir = Path(config.cache_dir).resolve() if config.cache_dir else wav_dir / ".tts_cache"
+    if config.cache_dir:
+        cache_dir = Path(config.cache_dir).resolve()
+    else:
+        cache_dir = wav_dir / ".tts_cache"
     for directory in (out_dir, wav_dir, cache_dir):
         check_writable(directory)
     require_binary("bible")
@@ -529,7 +554,10 @@ def build_corpus(config: CorpusConfig) -> CorpusSummary:
         speakers={s: len(split_spk[s]) for s in specs},
         speakers_used={s: len({p for x in v for p in x.speakers}) for s, v in specs.items()},
         num_spk_hist={s: dict(Counter(len(x.speakers) for x in v)) for s, v in specs.items()},
-        hours={s: sum(by_utt[x.utt]["num_samples"] for x in v) / fs / 3600.0 for s, v in specs.items()},
+        hours={
+            s: sum(by_utt[x.utt]["num_samples"] for x in v) / fs / 3600.0
+            for s, v in specs.items()
+        },
         inventory_size=len(inventory),
         tts_synthesised=len(todo),
         tts_cached=len(jobs) - len(todo),

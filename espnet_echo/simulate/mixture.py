@@ -71,7 +71,9 @@ class MixConfig:
                     f"{name} must be two numbers lo <= hi within [{lo:g}, {hi:g}], got {value}"
                 )
         if self.length_mode not in LENGTH_MODES:
-            raise ValueError(f"length_mode must be one of {LENGTH_MODES}, got {self.length_mode!r}")
+            raise ValueError(
+                f"length_mode must be one of {LENGTH_MODES}, got {self.length_mode!r}"
+            )
         if not 0.0 < self.peak <= 1.0:
             raise ValueError(f"peak must be in (0, 1], got {self.peak}")
         if self.ref_level >= 0.0:
@@ -145,7 +147,9 @@ def place_sources(
     return onsets, lengths, total
 
 
-def colored_noise(num_samples: int, tilt: float, rng: np.random.Generator, fs: int = 16000) -> np.ndarray:
+def colored_noise(
+    num_samples: int, tilt: float, rng: np.random.Generator, fs: int = 16000
+) -> np.ndarray:
     """Unit-variance Gaussian noise with power spectrum proportional to ``f**tilt``.
 
     Frequencies below 20 Hz get the 20 Hz gain, so brown noise has no DC drift.
@@ -274,7 +278,8 @@ def mix_sources(
         covered[onset : onset + n] = True
     speech = placed.sum(axis=0)
     speech_power = float(np.mean(speech[covered] ** 2)) if covered.any() else 0.0
-    noise = colored_noise(total, tilt, rng, fs) * np.sqrt(speech_power / 10.0 ** (snr_db / 10.0))
+    noise_power = speech_power / 10.0 ** (snr_db / 10.0)
+    noise = colored_noise(total, tilt, rng, fs) * np.sqrt(noise_power)
 
     # Common scale so that no signal, nor their float sum, exceeds the peak; the int sum then
     # differs from the float sum by at most (K + 1) / 2 LSB, far inside the headroom.

@@ -57,7 +57,8 @@ def spell_number(n: int) -> str:
     for value, name in _SCALES:
         if n >= value:
             head, rest = divmod(n, value)
-            return spell_number(head) + " " + name + ("" if rest == 0 else " " + spell_number(rest))
+            tail = "" if rest == 0 else " " + spell_number(rest)
+            return f"{spell_number(head)} {name}{tail}"
     raise AssertionError("unreachable")
 
 

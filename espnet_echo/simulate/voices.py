@@ -85,7 +85,9 @@ class Speaker:
         Splits are made over base voices so that no person appears in two splits, and a
         mixture never holds two perturbations of the same person.
         """
-        voice = _FLITE_PERSON.get(self.voice, self.voice) if self.engine == "flite" else self.voice
+        voice = self.voice
+        if self.engine == "flite":
+            voice = _FLITE_PERSON.get(voice, voice)
         return f"{self.engine}-{voice}"
 
     @classmethod
@@ -123,7 +125,9 @@ def build_inventory(engines: Sequence[str] = ENGINES) -> List[Speaker]:
     """
     for engine in engines:
         if engine not in ENGINES:
-            raise UnknownVoiceError(f"unknown TTS engine {engine!r}; known: {', '.join(ENGINES)}")
+            raise UnknownVoiceError(
+                f"unknown TTS engine {engine!r}; known: {', '.join(ENGINES)}"
+            )
     speakers = []
     if "flite" in engines:
         for voice, pitches in FLITE_PITCHES.items():
@@ -184,7 +188,9 @@ def check_speaker(speaker: Speaker) -> str:
                 f"installed: {', '.join(sorted(names))}"
             )
         if speaker.pitch is not None and not 40 <= speaker.pitch <= 500:
-            raise UnknownVoiceError(f"speaker {speaker.spk_id}: flite pitch must be 40..500 Hz")
+            raise UnknownVoiceError(
+                f"speaker {speaker.spk_id}: flite pitch must be 40..500 Hz"
+            )
         if speaker.rate is not None and not 30 <= speaker.rate <= 300:
             raise UnknownVoiceError(f"speaker {speaker.spk_id}: flite rate must be 30..300 %")
     else:
@@ -202,7 +208,9 @@ def check_speaker(speaker: Speaker) -> str:
         if speaker.pitch is not None and not 0 <= speaker.pitch <= 99:
             raise UnknownVoiceError(f"speaker {speaker.spk_id}: espeak-ng pitch must be 0..99")
         if speaker.rate is not None and not 80 <= speaker.rate <= 450:
-            raise UnknownVoiceError(f"speaker {speaker.spk_id}: espeak-ng rate must be 80..450")
+            raise UnknownVoiceError(
+                f"speaker {speaker.spk_id}: espeak-ng rate must be 80..450"
+            )
     return exe
 
 
@@ -283,7 +291,9 @@ def synthesize(speaker: Speaker, text: str, fs: int = 16000) -> np.ndarray:
             native_fs = soundfile.info(str(wav_file)).samplerate
             wav = load_audio(wav_file, fs=native_fs, allow_silent=False)
         except (AudioError, RuntimeError) as e:
-            raise SimulateError(f"speaker {speaker.spk_id}: no usable audio for {text!r}: {e}") from e
+            raise SimulateError(
+                f"speaker {speaker.spk_id}: no usable audio for {text!r}: {e}"
+            ) from e
     if native_fs != fs:
         wav = resample_audio(wav, native_fs, fs)
     wav = trim_silence(wav, fs)

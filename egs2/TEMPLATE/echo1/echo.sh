@@ -99,6 +99,8 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+    # Only the mixtures: GlobalMVN needs frontend statistics and batching needs
+    # speech_shape; ESPnet's streaming reader also rejects empty transcripts.
     log "Stage 4: collect feature statistics -> ${stats_dir}"
     first_config=${train_configs%% *}
     if [ -f "${stats_dir}/train/feats_stats.npz" ] && [ "${stats_dir}/train/feats_stats.npz" -nt "${dumpdir}/${train_set}/wav.scp" ]; then
@@ -110,8 +112,8 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
         "${py[@]}" -m espnet_echo.bin.echo_train --collect_stats true \
             --config "${first_config}" ${token_opts} --num_spk "${num_spk}" \
             --use_preprocessor true --normalize none --ngpu 0 --num_workers 0 \
-            $(data_opts train "${dumpdir}/${train_set}") \
-            $(data_opts valid "${dumpdir}/${valid_set}") \
+            --train_data_path_and_name_and_type "${dumpdir}/${train_set}/wav.scp,speech,sound" \
+            --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}/wav.scp,speech,sound" \
             --output_dir "${stats_dir}.tmp/job" > "${stats_dir}.tmp/log/stats.log" 2>&1 \
             || { log "ERROR: collect stats failed; see ${stats_dir}.tmp/log/stats.log"; tail -n 20 "${stats_dir}.tmp/log/stats.log"; exit 1; }
         "${py[@]}" -m espnet2.bin.aggregate_stats_dirs --input_dir "${stats_dir}.tmp/job" \
