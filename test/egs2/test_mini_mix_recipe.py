@@ -1,0 +1,72 @@
+"""The stage driver end to end on a tiny generated corpus (stages 1-4 and 8)."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copytree(REPO / "egs2", root / "egs2", symlinks=True,
+                    ignore=shutil.ignore_patterns("data", "dump", "exp", "RESULTS.md"))
+    return root / "egs2" / "mini_mix" / "echo1"
+
+
+def run(recipe: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, VIRTUAL_ENV=sys.prefix,
+               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    return subprocess.run(
+        ["./run.sh", "--nj", "1", "--local_data_opts",
+         "--num_train 8 --num_dev 3 --num_test 4 --nj 1", *args],
+        cwd=recipe, env=env, capture_output=True, text=True, timeout=900,
+    )
+
+
+def test_stages_1_to_4_and_scoring(recipe):
+    proc = run(recipe, "--stage", "1", "--stop_stage", "4")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for split in ("train", "dev", "test"):
+        assert (recipe / "dump/raw" / split / "speech_ref.scp").is_file()
+    assert (recipe / "data/token_list/char/tokens.txt").read_text().startswith("<blank>\n")
+    assert (recipe / "exp/stats_fbank/train/feats_stats.npz").is_file()
+
+    proc = run(recipe, "--stage", "8", "--stop_stage", "8")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = (recipe / "RESULTS.md").read_text()
+    oracle = next(line for line in table.splitlines() if line.startswith("|oracle/test|"))
+    trivial = next(line for line in table.splitlines() if line.startswith("|one_speaker/test|"))
+    assert oracle.split("|")[3] == "0.00"  # DER, collar 0
+    assert trivial.split("|")[8] == "100.00"  # WER of empty hypotheses
+    assert float(trivial.split("|")[3]) > 0
+
+
+def test_stages_are_idempotent(recipe):
+    stamp = (recipe / "dump/raw/test/wav.scp").stat().st_mtime_ns
+    stats = (recipe / "exp/stats_fbank/train/feats_stats.npz").stat().st_mtime_ns
+    proc = run(recipe, "--stage", "2", "--stop_stage", "4")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "up to date" in proc.stdout + proc.stderr
+    assert (recipe / "dump/raw/test/wav.scp").stat().st_mtime_ns == stamp
+    assert (recipe / "exp/stats_fbank/train/feats_stats.npz").stat().st_mtime_ns == stats
+
+
+def test_corrupt_audio_fails_stage_2_and_keeps_the_dump(recipe):
+    before = (recipe / "dump/raw/test/wav.scp").read_text()
+    wav = Path((recipe / "data/test/wav.scp").read_text().split()[1])
+    data = wav.read_bytes()
+    try:
+        wav.write_bytes(data[: len(data) // 2])  # truncated file
+        proc = run(recipe, "--stage", "2", "--stop_stage", "2")
+        assert proc.returncode != 0
+        assert re.search(re.escape(wav.name) + r".*truncated", proc.stdout + proc.stderr)
+        assert (recipe / "dump/raw/test/wav.scp").read_text() == before
+    finally:
+        wav.write_bytes(data)
