@@ -1,5 +1,5 @@
 # Copyright 2026 espnet-echo developers
-#  Apache 2.0  (http://www.apache.org/licenses/LICENSE-2.0)
+#  Apache 2.0
 
 """Echo ViT encoder: a pre-norm transformer over 40 ms log-mel patches."""
 

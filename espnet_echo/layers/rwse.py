@@ -1,5 +1,5 @@
 # Copyright 2026 espnet-echo developers
-#  Apache 2.0  (http://www.apache.org/licenses/LICENSE-2.0)
+#  Apache 2.0
 
 """Residual weighted-sum encoding (RWSE) of encoder layer states."""
 
