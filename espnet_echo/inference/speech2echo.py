@@ -147,7 +147,9 @@ class Speech2Echo:
         result = EchoResult(num_spk=0)
         if "diar" in heads:
             probs = heads["diar"].inference(self.model.fuse("diar", last, hs), lens)[0]
-            result.segments, result.num_spk = self._segments(probs[: int(lens[0])])
+            result.segments, result.num_spk = self._segments(
+                probs[: int(lens[0])], len(speech) / self.fs
+            )
         if "sep" in heads:
             est, energy_db = heads["sep"].separate(
                 self.model.fuse("sep", last, hs), lens, x, x_lens, return_energy=True
@@ -168,8 +170,13 @@ class Speech2Echo:
                 result.num_spk = len(result.texts)
         return result
 
-    def _segments(self, probs: torch.Tensor) -> Tuple[List[Tuple[float, float, int]], int]:
-        """Threshold + median-filter slot posteriors (T, S) into turns; count speakers."""
+    def _segments(
+        self, probs: torch.Tensor, duration: float
+    ) -> Tuple[List[Tuple[float, float, int]], int]:
+        """Threshold + median-filter slot posteriors (T, S) into turns; count speakers.
+
+        The last encoder frame may cover padding, so turns are clipped to ``duration``.
+        """
         from scipy.ndimage import median_filter
 
         active = (probs > self.diar_threshold).cpu().numpy().astype(np.int8)
@@ -182,7 +189,9 @@ class Speech2Echo:
             col = np.concatenate([[0], active[:, s], [0]])
             edges = np.flatnonzero(np.diff(col))
             for start, end in zip(edges[::2], edges[1::2]):
-                segments.append((start * self.frame_sec, end * self.frame_sec, spk))
+                end_sec = min(end * self.frame_sec, duration)
+                if start * self.frame_sec < end_sec:
+                    segments.append((start * self.frame_sec, end_sec, spk))
         segments.sort()
         return segments, len(slots)
 
