@@ -15,6 +15,7 @@ from typeguard import typechecked
 
 from espnet_echo import registry
 from espnet_echo.tasks.echo import EchoTask
+from espnet_echo.utils.archive import check_archive
 
 registry.register()
 
@@ -94,9 +95,14 @@ class Speech2Echo:
 
     @staticmethod
     def from_pretrained(model_tag: str, cachedir: Optional[str] = None, **kwargs):
-        """Build from a packed model (zip path) or model-zoo tag via espnet_model_zoo."""
+        """Build from a packed model (zip path) or model-zoo tag via espnet_model_zoo.
+
+        A local archive is checked for path traversal before it is unpacked.
+        """
         from espnet_model_zoo.downloader import ModelDownloader
 
+        if Path(model_tag).is_file():
+            check_archive(model_tag)
         cachedir = cachedir or str(Path.home() / ".cache" / "espnet_echo")
         files = ModelDownloader(cachedir=cachedir).download_and_unpack(model_tag)
         return Speech2Echo(
