@@ -11,6 +11,13 @@ from typing import Dict, Iterator, Mapping, Optional, Union
 PathLike = Union[str, Path]
 
 
+def _default_mode() -> int:
+    """Permissions a plain ``open(path, "w")`` would give (mkstemp uses 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 class DataFileError(ValueError):
     """A data file is missing or malformed; the message names the file and line."""
 
@@ -30,6 +37,7 @@ def atomic_open(path: PathLike, mode: str = "w", **kwargs) -> Iterator:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.chmod(tmp, _default_mode())
     except OSError as e:
         raise OSError(f"{path}: cannot write output ({e.strerror or e})") from e
     if "b" not in mode:
@@ -57,6 +65,7 @@ def atomic_path(path: PathLike) -> "contextlib.AbstractContextManager[Path]":
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
         os.close(fd)
+        os.chmod(tmp, _default_mode())
         try:
             yield Path(tmp)
             os.replace(tmp, dest)

@@ -58,3 +58,17 @@ def test_unwritable_dir_gives_clear_error(tmp_path):
     with pytest.raises(OSError, match="cannot write output"):
         with atomic_open(tmp_path / "file" / "sub" / "x"):
             pass
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_kaldi_map(tmp_path / "m", {"a": 1})
+        with atomic_path(tmp_path / "w.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "w.bin").stat().st_mode & 0o777 == 0o644
