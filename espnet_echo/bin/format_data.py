@@ -30,25 +30,29 @@ Files absent from the source (sources, transcripts, RTTM, noise) are absent from
 
 import argparse
 import concurrent.futures
-import contextlib
 import hashlib
-import json
 import logging
 import multiprocessing
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import soundfile
 
 from espnet_echo.data.datadir import DataDir, load_data_dir
 from espnet_echo.utils.audio import AudioError, load_audio
-from espnet_echo.utils.fileio import DataFileError, atomic_open, write_kaldi_map
+from espnet_echo.utils.fileio import (
+    DataFileError,
+    atomic_open,
+    file_digest,
+    stamp_is_current,
+    staged_dir,
+    write_kaldi_map,
+    write_stamp,
+)
 
 PathLike = Union[str, Path]
 
@@ -60,121 +64,10 @@ RTTM_TOLERANCE_S = 0.01
 
 
 # ----------------------------------------------------------------------------------------
-# Atomic output dir and stamp (also used by make_token_list)
-# ----------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def staged_dir(dst: PathLike) -> Iterator[Path]:
-    """Yield an empty temporary dir next to ``dst``; move it onto ``dst`` on success.
-
-    On an exception the temporary dir is removed and an existing ``dst`` is untouched.
-    The swap renames the old ``dst`` aside, renames the new one in and then deletes the
-    old one (two renames: a reader could see ``dst`` missing for an instant).
-    """
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp-", dir=dst.parent))
-    try:
-        yield tmp
-        _apply_umask(tmp)
-        if not (dst.exists() or dst.is_symlink()):
-            os.rename(tmp, dst)
-            return
-        if not dst.is_dir():
-            raise FileExistsError(f"{dst}: exists and is not a directory")
-        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
-        os.rename(dst, old / dst.name)
-        try:
-            os.rename(tmp, dst)
-        except BaseException:
-            os.rename(old / dst.name, dst)  # put the previous dump back
-            os.rmdir(old)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _apply_umask(root: Path) -> None:
-    """Give ``root`` and its content the usual permissions (mkdtemp/mkstemp use 0700/0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for dirpath, _, filenames in os.walk(root):
-        os.chmod(dirpath, 0o777 & ~umask)
-        for name in filenames:
-            os.chmod(os.path.join(dirpath, name), 0o666 & ~umask)
-
-
-def file_digest(path: PathLike) -> str:
-    """SHA-256 of a file's content."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def stamp_is_current(dst: PathLike, stamp: Dict, stamp_name: str) -> bool:
-    """True if ``dst/stamp_name`` equals ``stamp`` and every listed output exists."""
-    path = Path(dst) / stamp_name
-    try:
-        with open(path, encoding="utf-8") as f:
-            old = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if old.get("outputs") is None:
-        return False
-    outputs = old.pop("outputs")
-    return old == stamp and all((Path(dst) / name).exists() for name in outputs)
-
-
-def write_stamp(dst: PathLike, stamp: Dict, stamp_name: str) -> None:
-    """Write ``stamp`` plus the list of files in ``dst`` as ``dst/stamp_name``."""
-    outputs = sorted(p.name for p in Path(dst).iterdir() if p.name != stamp_name)
-    with atomic_open(Path(dst) / stamp_name) as f:
-        json.dump(dict(stamp, outputs=outputs), f, indent=1, sort_keys=True)
-        f.write("\n")
-
-
-# ----------------------------------------------------------------------------------------
 # Audio checks
 # ----------------------------------------------------------------------------------------
-def wav_truncation(path: PathLike) -> Optional[str]:
-    """Why a RIFF/WAVE file is truncated, or None.
-
-    libsndfile silently reads a WAV whose data chunk is cut short, so this compares the
-    declared data size with the bytes present. Other formats, and WAVs written as a stream
-    (data size 0 or 0xFFFFFFFF), are left to libsndfile.
-    """
-    with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return None
-        size = os.fstat(f.fileno()).st_size
-        pos = 12
-        while pos + 8 <= size:
-            f.seek(pos)
-            chunk = f.read(8)
-            chunk_id, chunk_len = chunk[:4], int.from_bytes(chunk[4:], "little")
-            if chunk_id == b"data":
-                if chunk_len in (0, 0xFFFFFFFF):
-                    return None
-                present = size - pos - 8
-                if chunk_len > present:
-                    return (
-                        f"truncated WAV file: the header declares {chunk_len} bytes of "
-                        f"audio but only {present} are present"
-                    )
-                return None
-            pos += 8 + chunk_len + (chunk_len & 1)
-    return None
-
-
 def _load(path: str, fs: int, resample: bool, notes: List[str]) -> tuple:
-    """``load_audio`` plus the truncation check; returns ``(wav, original rate or None)``."""
-    if Path(path).is_file():
-        problem = wav_truncation(path)
-        if problem:
-            raise AudioError(f"{path}: {problem}")
+    """``load_audio`` that records resampling notes; returns ``(wav, original rate or None)``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         wav = load_audio(path, fs=fs, resample=resample)

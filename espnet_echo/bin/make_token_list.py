@@ -26,8 +26,15 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
-from espnet_echo.bin.format_data import file_digest, stamp_is_current, staged_dir, write_stamp
-from espnet_echo.utils.fileio import DataFileError, atomic_open, read_kaldi_map
+from espnet_echo.utils.fileio import (
+    DataFileError,
+    atomic_open,
+    file_digest,
+    read_kaldi_map,
+    stamp_is_current,
+    staged_dir,
+    write_stamp,
+)
 
 PathLike = Union[str, Path]
 

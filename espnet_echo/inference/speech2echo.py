@@ -2,7 +2,6 @@
 #  Apache 2.0
 """Speech2Echo: diarize, separate and transcribe one recording with a trained Echo model."""
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple, Union

@@ -2,9 +2,10 @@
 #  Apache 2.0
 """Audio loading with validation: one clear error naming the file for each bad input."""
 
+import os
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 import soundfile
@@ -32,13 +33,17 @@ def load_audio(
         float32 array of shape ``(T,)``.
 
     Raises:
-        AudioError: missing, unreadable or truncated file, multi-channel audio, wrong sample
+        AudioError: missing, unreadable or truncated file (libsndfile reads a cut WAV
+            silently, so its header is checked), multi-channel audio, wrong sample
             rate (unless ``resample``), empty signal, NaN/Inf samples, or silence when
             ``allow_silent`` is False.
     """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
+    problem = wav_truncation(path)
+    if problem:
+        raise AudioError(f"{path}: {problem}")
     try:
         wav, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises LibsndfileError/RuntimeError
@@ -68,3 +73,34 @@ def resample_audio(wav: np.ndarray, src_fs: int, dst_fs: int) -> np.ndarray:
 
     g = gcd(src_fs, dst_fs)
     return resample_poly(wav, dst_fs // g, src_fs // g).astype(np.float32)
+
+
+def wav_truncation(path: Union[str, Path]) -> Optional[str]:
+    """Why a RIFF/WAVE file is truncated, or None.
+
+    libsndfile silently reads a WAV whose data chunk is cut short, so this compares the
+    declared data size with the bytes present. Other formats, and WAVs written as a stream
+    (data size 0 or 0xFFFFFFFF), are left to libsndfile.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = os.fstat(f.fileno()).st_size
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            chunk_id, chunk_len = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if chunk_id == b"data":
+                if chunk_len in (0, 0xFFFFFFFF):
+                    return None
+                present = size - pos - 8
+                if chunk_len > present:
+                    return (
+                        f"truncated WAV file: the header declares {chunk_len} bytes of "
+                        f"audio but only {present} are present"
+                    )
+                return None
+            pos += 8 + chunk_len + (chunk_len & 1)
+    return None

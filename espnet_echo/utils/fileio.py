@@ -3,7 +3,10 @@
 """Atomic writes and Kaldi-style ``<key> <value>`` files with errors that name file and line."""
 
 import contextlib
+import hashlib
+import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Dict, Iterator, Mapping, Optional, Union
@@ -11,11 +14,15 @@ from typing import Dict, Iterator, Mapping, Optional, Union
 PathLike = Union[str, Path]
 
 
-def _default_mode() -> int:
-    """Permissions a plain ``open(path, "w")`` would give (mkstemp uses 0600)."""
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _default_mode() -> int:
+    """Permissions a plain ``open(path, "w")`` would give (mkstemp uses 0600)."""
+    return 0o666 & ~_umask()
 
 
 class DataFileError(ValueError):
@@ -125,3 +132,75 @@ def write_kaldi_map(path: PathLike, mapping: Mapping[str, object]) -> None:
         for key in sorted(mapping):
             value = str(mapping[key])
             f.write(f"{key} {value}\n" if value else f"{key}\n")
+
+
+@contextlib.contextmanager
+def staged_dir(dst: PathLike) -> Iterator[Path]:
+    """Yield an empty temporary dir next to ``dst``; move it onto ``dst`` on success.
+
+    On an exception the temporary dir is removed and an existing ``dst`` is untouched.
+    The swap renames the old ``dst`` aside, renames the new one in and then deletes the
+    old one (two renames: a reader could see ``dst`` missing for an instant).
+    """
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp-", dir=dst.parent))
+    try:
+        yield tmp
+        _apply_umask(tmp)
+        if not (dst.exists() or dst.is_symlink()):
+            os.rename(tmp, dst)
+            return
+        if not dst.is_dir():
+            raise FileExistsError(f"{dst}: exists and is not a directory")
+        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
+        os.rename(dst, old / dst.name)
+        try:
+            os.rename(tmp, dst)
+        except BaseException:
+            os.rename(old / dst.name, dst)  # put the previous dump back
+            os.rmdir(old)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _apply_umask(root: Path) -> None:
+    """Give ``root`` and its content the usual permissions (mkdtemp/mkstemp use 0700/0600)."""
+    umask = _umask()
+    for dirpath, _, filenames in os.walk(root):
+        os.chmod(dirpath, 0o777 & ~umask)
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o666 & ~umask)
+
+
+def file_digest(path: PathLike) -> str:
+    """SHA-256 of a file's content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def stamp_is_current(dst: PathLike, stamp: Dict, stamp_name: str) -> bool:
+    """True if ``dst/stamp_name`` equals ``stamp`` and every listed output exists."""
+    path = Path(dst) / stamp_name
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if old.get("outputs") is None:
+        return False
+    outputs = old.pop("outputs")
+    return old == stamp and all((Path(dst) / name).exists() for name in outputs)
+
+
+def write_stamp(dst: PathLike, stamp: Dict, stamp_name: str) -> None:
+    """Write ``stamp`` plus the list of files in ``dst`` as ``dst/stamp_name``."""
+    outputs = sorted(p.name for p in Path(dst).iterdir() if p.name != stamp_name)
+    with atomic_open(Path(dst) / stamp_name) as f:
+        json.dump(dict(stamp, outputs=outputs), f, indent=1, sort_keys=True)
+        f.write("\n")

@@ -50,3 +50,11 @@ def test_missing_and_corrupt(tmp_path):
     (tmp_path / "c.wav").write_bytes(b"RIFF....WAVEjunk")
     with pytest.raises(AudioError, match="c.wav: cannot read audio"):
         load_audio(tmp_path / "c.wav")
+
+
+def test_truncated_wav_is_caught(tmp_path):
+    path = _write(tmp_path / "t.wav", np.full(1600, 0.1))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 1000])
+    with pytest.raises(AudioError, match="t.wav: truncated WAV file"):
+        load_audio(path)
