@@ -117,8 +117,9 @@ class TasNetSepHead(AbsEchoHead):
         )
         self.criterion = SISNRLoss(clamp_db=sisnr_clamp_db)
         #: Slot order of the last forward (B, S): ``last_perm[b, k]`` (k < K) is the
-        #: slot estimating reference k; entries k >= K list the null slots in
-        #: ascending order, so ``est[b, last_perm[b]]`` is references-first.
+        #: slot estimating the k-th non-silent reference; entries k >= K list the
+        #: null slots in ascending order, so ``est[b, last_perm[b]]`` is
+        #: references-first.
         self.last_perm: Optional[torch.Tensor] = None
 
     # ------------------------------------------------------------------ checks
@@ -280,7 +281,8 @@ class TasNetSepHead(AbsEchoHead):
             speech_mix: Mixture waveform (B, N).
             speech_mix_lengths: Valid samples (B,).
             speech_ref: References (B, S', N); slot k of utterance b is a target
-                only if k < num_spk[b] (the rest is zero padding, never a target).
+                only if k < num_spk[b] (the rest is zero padding, never a target) and
+                it is not silent (all zero) over the valid samples.
             num_spk: Number of references K per utterance (B,), 0 <= K <= S.
 
         Returns:
@@ -332,10 +334,14 @@ class TasNetSepHead(AbsEchoHead):
             mix_b = speech_mix[b, :length].to(est_b.dtype)
             energy = self._energy_db(est_b, mix_b[None])  # (S,)
             null_term = energy.clamp(min=self.null_floor_db)
+            ref_b = speech_ref[b, :k, :length].to(est_b.dtype)  # (K, L)
+            # A reference that is silent over the valid samples (e.g. a crop outside
+            # its speech) has no SI-SNR: it is not a target, its slot is a null slot.
+            ref_b = ref_b[ref_b.pow(2).sum(-1) > self.eps]
+            k = ref_b.size(0)
             n_null = n_slots - k
             w_null = self.null_weight / n_null if n_null > 0 else 0.0
             if k > 0:
-                ref_b = speech_ref[b, :k, :length].to(est_b.dtype)  # (K, L)
                 pair = self.criterion(
                     ref_b[None].expand(n_slots, k, length),
                     est_b[:, None].expand(n_slots, k, length),

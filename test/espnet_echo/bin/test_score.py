@@ -248,3 +248,34 @@ def test_reference_transcript_beyond_k_is_an_error(dump_dir, tmp_path):
     hyp = _baseline(dump_dir, tmp_path, "one_speaker")
     with pytest.raises(DataFileError, match=r"text_spk2:2: .*K=1"):
         score.score(bad, hyp)
+
+
+def test_show_results_pretrain_table(ref_dir, tmp_path):
+    hyp = _baseline(ref_dir, tmp_path, "oracle")
+    score.write_scores(score.score(ref_dir, hyp, name="oracle"), hyp / "score")
+    random_dir, jepa_dir = tmp_path / "jepa_probe_random", tmp_path / "jepa_pretrain"
+    for d, acc in ((random_dir, 0.25), (jepa_dir, 0.8)):
+        d.mkdir()
+        (d / "probe.json").write_text(
+            f'{{"speaker_acc": {acc}, "speaker_chance": 0.1, "ctc_cer": 0.9}}'
+        )
+    (jepa_dir / "log").mkdir()
+    (jepa_dir / "log" / "train.log").write_text(
+        "x INFO: 3epoch results: [train] loss=1.0, [valid] loss_jepa=0.5, "
+        "target_std=0.75, target_eff_rank=12.5, cluster_entropy=0.9\n"
+    )
+    out = tmp_path / "RESULTS.md"
+    show_results.main(
+        ["--out", str(out), str(hyp / "score" / "scores.json"),
+         "--pretrain_dirs", str(random_dir), str(jepa_dir)]
+    )
+    lines = out.read_text().splitlines()
+    assert "## Pretraining (stage 5)" in lines
+    header = next(line for line in lines if line.startswith("|encoder"))
+    assert header == (
+        "|encoder|speaker ID acc (%)|chance (%)|CTC probe CER (%)|epochs|loss_jepa|"
+        "target std|target eff. rank|cluster entropy|"
+    )
+    rows = {line.split("|")[1]: line for line in lines if line.startswith("|jepa")}
+    assert rows["jepa_probe_random"] == "|jepa_probe_random|25.0|10.0|90.0|-|-|-|-|-|"
+    assert rows["jepa_pretrain"] == "|jepa_pretrain|80.0|10.0|90.0|3|0.5000|0.750|12.5|0.900|"

@@ -160,6 +160,28 @@ def test_zero_reference_slot_never_scored():
     assert all(torch.isfinite(p.grad).all() for p in head.parameters())
 
 
+def test_silent_reference_is_a_null_slot():
+    """A listed reference that is all zero (e.g. a crop outside its speech) is not
+    scored with SI-SNR (NaN) but gets the null target like an absent speaker."""
+    head = make_head()
+    batch = make_batch()
+    batch["speech_ref"][0, 0] = 0.0  # utt 0 lists 2 references, the first is silent
+    loss, stats = head(**batch)
+    assert torch.isfinite(loss) and torch.isfinite(stats["si_snr"])
+    est = head._separate(
+        batch["feats"], batch["feats_lens"], batch["speech_mix"],
+        batch["speech_mix_lengths"],
+    )
+    batch1 = make_batch()
+    batch1["speech_ref"][0, 0] = batch["speech_ref"][0, 1]
+    batch1["speech_ref"][0, 1] = 0.0
+    batch1["num_spk"] = torch.tensor([1, 1])
+    head._separate = lambda *a, **k: est
+    loss1, _ = head(**batch1)  # the same utterance with K = 1 declared
+    assert torch.allclose(loss, loss1)
+    loss.backward()
+
+
 def test_loss_falls_on_fixed_batch():
     torch.manual_seed(0)
     head = make_head()

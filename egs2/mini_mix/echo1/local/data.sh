@@ -11,6 +11,8 @@ min_spk=1
 max_spk=3
 overlap_range="0.0 1.0"
 snr_range="10 30"
+min_words=4
+max_words=16
 seed=0
 nj=2
 . ./path.sh
@@ -20,4 +22,4 @@ nj=2
 python3 -m espnet_echo.bin.simulate --out_dir data --wav_dir data/wav \
     --num_train "${num_train}" --num_dev "${num_dev}" --num_test "${num_test}" \
     --min_spk "${min_spk}" --max_spk "${max_spk}" --overlap_range ${overlap_range} \
-    --snr_range ${snr_range} --seed "${seed}" --nj "${nj}"
+    --snr_range ${snr_range} --min_words "${min_words}" --max_words "${max_words}" --seed "${seed}" --nj "${nj}"
