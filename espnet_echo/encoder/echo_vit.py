@@ -18,6 +18,7 @@ from espnet.nets.pytorch_backend.transformer.layer_norm import LayerNorm
 from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
+from espnet_echo.layers.daam import DensityAdaptiveGate
 from espnet_echo.layers.patch_embed import PatchEmbed
 
 
@@ -85,6 +86,20 @@ class EchoViTEncoder(AbsEncoder):
         use_sdpa: Use PyTorch's fused ``scaled_dot_product_attention`` inside
             ESPnet's ``MultiHeadedAttention`` (same weights, same math).
         layer_drop_rate: Stochastic depth probability of each block (training only).
+        use_daam: Add a density-adaptive gate (:class:`DensityAdaptiveGate`, DAAM) after
+            every transformer block: ``h_l <- h_l * (1 + alpha_l * G_l)``, so the gated
+            states are what the next block, ``return_all_hs`` (RWSE, JEPA targets) and
+            the final LayerNorm see. Placement: a per-token scalar gate in front of a
+            LayerNorm only acts through the residual stream, so one gate after the
+            (LayerNorm-ed, position-encoded) patch embedding would be mostly washed out;
+            one gate per block re-weights every layer state the heads consume (the paper
+            gates after each encoder stage, which a ViT has only as blocks). Adds
+            ``num_blocks * (output_size + 1 + 2G)`` parameters under ``daam.*``;
+            with ``use_daam=False`` the parameters are exactly those of the plain
+            encoder.
+        daam_conf: Keyword arguments of :class:`DensityAdaptiveGate` other than
+            ``input_size`` (``num_gaussians``, ``alpha_init``, ...); ignored without
+            ``use_daam`` (so an ablation can switch the gates off alone).
     """
 
     @typechecked
@@ -106,6 +121,8 @@ class EchoViTEncoder(AbsEncoder):
         ffn_activation_type: str = "gelu",
         use_sdpa: bool = True,
         layer_drop_rate: float = 0.0,
+        use_daam: bool = False,
+        daam_conf: Optional[dict] = None,
     ):
         super().__init__()
         if output_size < 1 or attention_heads < 1 or output_size % attention_heads:
@@ -181,6 +198,16 @@ class EchoViTEncoder(AbsEncoder):
                 for _ in range(num_blocks)
             ]
         )
+        self.daam = (
+            torch.nn.ModuleList(
+                [
+                    DensityAdaptiveGate(output_size, **(daam_conf or {}))
+                    for _ in range(num_blocks)
+                ]
+            )
+            if use_daam
+            else None
+        )
         self.after_norm = LayerNorm(output_size)
 
     def output_size(self) -> int:
@@ -234,8 +261,10 @@ class EchoViTEncoder(AbsEncoder):
         att_mask = None if not token_pad_mask.any() else ~token_pad_mask[:, None, :]
 
         intermediate_outs = []
-        for layer in self.encoders:
+        for i, layer in enumerate(self.encoders):
             xs, att_mask = layer(xs, att_mask)
+            if self.daam is not None:
+                xs = self.daam[i](xs, token_pad_mask)
             if return_all_hs:
                 intermediate_outs.append(xs)
         out = self.after_norm(xs)

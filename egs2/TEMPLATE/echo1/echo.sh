@@ -7,10 +7,13 @@
 #  2 format      validate + dump (espnet_echo.bin.format_data) -> dump/raw/<set>
 #  3 token list  sentencepiece BPE or char             -> data/token_list/<type>/tokens.txt
 #  4 stats       EchoTask --collect_stats (ESPnet)       -> exp/stats_<feats>/
+#  5 pretrain    JEPA per --pretrain_configs entry (espnet_echo.bin.jepa_train) on the
+#                mixtures + clean sources, GMM fitted first for anchored configs, then
+#                frozen-encoder linear probes               -> exp/jepa_<config>/
 #  6 train       espnet_echo.bin.echo_train, one model per --train_configs entry
 #  7 inference   espnet_echo.bin.echo_inference          -> exp/<model>/decode_<set>
 #  8 scoring     espnet_echo.bin.score + show_results    -> RESULTS.md
-# (5 is reserved for JEPA pretraining, 9 pack, 10 upload.) Every stage is idempotent,
+# (9 pack and 10 upload are not stages yet.) Every stage is idempotent,
 # logs to exp/*/log and can be re-run alone with --stage N --stop_stage N.
 set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*"; }
@@ -35,6 +38,11 @@ nbpe=100
 bpemode=unigram
 # Stats / training
 feats_tag=fbank
+# JEPA pretraining (stage 5)
+pretrain_configs=""  # space-separated JEPA configs; one pretrained encoder per config
+pretrain_args=""     # extra args for every pretraining run
+gmm_components=64    # GMM size for configs whose model_conf names a gmm_file
+probe=true           # linear probes (speaker ID, CTC) of random-init and pretrained encoders
 train_configs=""     # space-separated model configs; one model per config
 train_args=""        # extra args for every training run, e.g. "--max_epoch 1"
 ngpu=0
@@ -54,6 +62,14 @@ token_dir=data/token_list/${token_type}
 token_list=${token_dir}/tokens.txt
 stats_dir=exp/stats_${feats_tag}
 model_dir() { echo "exp/echo_$(basename "${1%.*}")"; }
+pretrain_dir() { echo "exp/jepa_$(basename "${1%.*}")"; }
+conf_value() {  # conf_value <yaml> <key> [<subkey>]: a value of a config, empty if unset
+    "${py[@]}" -c 'import sys, yaml
+c = yaml.safe_load(open(sys.argv[1])) or {}
+for k in sys.argv[2:]:
+    c = c.get(k) if isinstance(c, dict) else None
+print("" if c is None else c)' "$@"
+}
 all_sets="${train_set} ${valid_set} ${test_sets}"
 # shellcheck disable=SC2206
 py=(${python})
@@ -125,12 +141,87 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     fi
 fi
 
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ] && [ -n "${pretrain_configs}" ]; then
+    log "Stage 5: JEPA pretraining: ${pretrain_configs}"
+    mkdir -p exp/log
+    for dset in "${train_set}" "${valid_set}"; do
+        "${py[@]}" -m espnet_echo.bin.make_ssl_list --data_dir "${dumpdir}/${dset}" \
+            --out_dir "${dumpdir}/${dset}_ssl" 2>&1 | tee "exp/log/ssl_list_${dset}.log"
+    done
+    for config in ${pretrain_configs}; do
+        dir=$(pretrain_dir "${config}")
+        mkdir -p "${dir}/log"
+        gmm=$(conf_value "${config}" model_conf gmm_file)
+        if [ -n "${gmm}" ]; then
+            log "  GMM (${gmm_components} components) for ${config} -> ${gmm}"
+            "${py[@]}" -m espnet_echo.bin.fit_gmm --config "${config}" \
+                --wav_scp "${dumpdir}/${train_set}_ssl/wav.scp" \
+                --num_components "${gmm_components}" --out "${gmm}" \
+                > "${dir}/log/fit_gmm.log" 2>&1 \
+                || { log "ERROR: GMM fit failed; see ${dir}/log/fit_gmm.log"; tail -n 20 "${dir}/log/fit_gmm.log"; exit 1; }
+        fi
+        log "  pretrain ${config} -> ${dir}"
+        if [ -f "${dir}/latest.pth" ] && [ "${dir}/latest.pth" -nt "${config}" ] \
+            && { [ -z "${gmm}" ] || [ "${dir}/latest.pth" -nt "${gmm}" ]; }; then
+            log "  ${dir} is trained; skipped (remove it to retrain)"
+        else
+            # shellcheck disable=SC2086
+            "${py[@]}" -m espnet_echo.bin.jepa_train --config "${config}" --ngpu "${ngpu}" \
+                --normalize global_mvn --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
+                --train_data_path_and_name_and_type "${dumpdir}/${train_set}_ssl/wav.scp,speech,sound" \
+                --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}_ssl/wav.scp,speech,sound" \
+                --train_shape_file "${dumpdir}/${train_set}_ssl/speech_shape" \
+                --valid_shape_file "${dumpdir}/${valid_set}_ssl/speech_shape" \
+                --resume true --output_dir "${dir}" ${pretrain_args} > "${dir}/log/train.log" 2>&1 \
+                || { log "ERROR: pretraining failed; see ${dir}/log/train.log"; tail -n 30 "${dir}/log/train.log"; exit 1; }
+        fi
+    done
+    if "${probe}"; then
+        # The random-init probe uses the first config's encoder: the floor the
+        # pretrained encoders are measured against.
+        first_config=${pretrain_configs%% *}
+        probes=("random:exp/jepa_probe_random:${first_config}:")
+        for config in ${pretrain_configs}; do
+            probes+=("$(basename "${config%.*}"):$(pretrain_dir "${config}"):${config}:$(pretrain_dir "${config}")/latest.pth")
+        done
+        for entry in "${probes[@]}"; do
+            IFS=: read -r name dir config ckpt <<< "${entry}"
+            mkdir -p "${dir}/log"
+            if [ -f "${dir}/probe.json" ] && [ "${dir}/probe.json" -nt "${config}" ] \
+                && { [ -z "${ckpt}" ] || [ "${dir}/probe.json" -nt "${ckpt}" ]; }; then
+                log "  probe ${name}: ${dir}/probe.json is up to date; skipped"
+                continue
+            fi
+            log "  linear probes of the ${name} encoder -> ${dir}/probe.json"
+            ckpt_opts=""
+            [ -n "${ckpt}" ] && ckpt_opts="--checkpoint ${ckpt} --prefix target_encoder"
+            # shellcheck disable=SC2086
+            "${py[@]}" -m espnet_echo.bin.linear_probe --config "${config}" ${ckpt_opts} \
+                --normalize_stats "${stats_dir}/train/feats_stats.npz" \
+                --data_dir "${dumpdir}/${train_set}" --token_list "${token_list}" \
+                --out "${dir}/probe.json" > "${dir}/log/probe.log" 2>&1 \
+                || { log "ERROR: probe failed; see ${dir}/log/probe.log"; tail -n 20 "${dir}/log/probe.log"; exit 1; }
+        done
+    fi
+fi
+
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     for config in ${train_configs}; do
         dir=$(model_dir "${config}")
         log "Stage 6: train ${config} -> ${dir}"
         mkdir -p "${dir}/log"
-        if [ -f "${dir}/valid.loss.best.pth" ] && [ "${dir}/valid.loss.best.pth" -nt "${config}" ]; then
+        # Pretrained weights named by the config's init_param (path:src_key:dst_key).
+        init_files=$("${py[@]}" -c 'import sys, yaml
+c = yaml.safe_load(open(sys.argv[1])) or {}
+for e in c.get("init_param") or []:
+    print(e.split(":")[0])' "${config}")
+        current=true
+        [ -f "${dir}/valid.loss.best.pth" ] && [ "${dir}/valid.loss.best.pth" -nt "${config}" ] || current=false
+        for f in ${init_files}; do
+            [ -f "${f}" ] || { log "ERROR: ${config} initialises from ${f}, which does not exist (run stage 5 with --pretrain_configs)"; exit 1; }
+            [ "${dir}/valid.loss.best.pth" -nt "${f}" ] || current=false
+        done
+        if "${current}"; then
             log "  ${dir} is trained; skipped (remove it to retrain)"
             continue
         fi
@@ -188,6 +279,12 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
             scores+=("${out}/score/scores.json")
         done
     done
-    "${py[@]}" -m espnet_echo.bin.show_results --out "${results}" "${scores[@]}"
+    pretrain_dirs=()
+    if [ -n "${pretrain_configs}" ]; then
+        "${probe}" && pretrain_dirs+=(exp/jepa_probe_random)
+        for config in ${pretrain_configs}; do pretrain_dirs+=("$(pretrain_dir "${config}")"); done
+    fi
+    "${py[@]}" -m espnet_echo.bin.show_results --out "${results}" "${scores[@]}" \
+        ${pretrain_dirs[@]+--pretrain_dirs "${pretrain_dirs[@]}"}
 fi
 log "Successfully finished."
