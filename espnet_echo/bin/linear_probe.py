@@ -235,10 +235,20 @@ def speaker_probe(
     pooled: torch.Tensor, labels: Sequence[str], seed: int, l2: float = 1e-3,
     steps: int = 300, lr: float = 0.02,
 ) -> Dict[str, float]:
-    """Logistic-regression speaker ID on pooled features (M, D), full-batch Adam."""
+    """Logistic-regression speaker ID on pooled features (M, D), full-batch Adam.
+
+    With fewer than 2 speakers that have >= 2 sources (a tiny data dir) there is nothing
+    to hold out: the accuracy fields are None and ``speaker_probe_skipped`` says why.
+    """
     train, test, speakers = split_by_speaker(labels, seed)
     if len(speakers) < 2:
-        raise ProbeError("speaker probe needs >= 2 speakers with >= 2 sources each")
+        reason = (
+            f"{len(speakers)} speaker(s) with >= 2 sources among {len(labels)} sources; "
+            "the speaker probe needs >= 2"
+        )
+        logging.warning(f"speaker probe skipped: {reason}")
+        return {"speaker_acc": None, "speaker_chance": None, "num_speakers": len(speakers),
+                "num_train": 0, "num_test": 0, "speaker_probe_skipped": reason}
     index = {spk: k for k, spk in enumerate(speakers)}
     y = torch.tensor([index.get(spk, -1) for spk in labels])
     mean = pooled[train].mean(0)
@@ -443,10 +453,14 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
                          args.normalize_stats)
     except (ProbeError, DataFileError, AudioError) as e:
         sys.exit(f"linear_probe: error: {e}")
+    speaker = (
+        f"speaker probe skipped ({r['speaker_probe_skipped']})"
+        if r["speaker_acc"] is None else
+        f"speaker acc {r['speaker_acc']:.3f} (chance {r['speaker_chance']:.3f}, "
+        f"{r['num_speakers']} speakers, {r['num_train']}/{r['num_test']} train/test)"
+    )
     print(
-        f"{args.out}: speaker acc {r['speaker_acc']:.3f} (chance "
-        f"{r['speaker_chance']:.3f}, {r['num_speakers']} speakers, {r['num_train']}/"
-        f"{r['num_test']} train/test), CTC CER {r['ctc_cer']:.3f}, {r['encoder']}"
+        f"{args.out}: {speaker}, CTC CER {r['ctc_cer']:.3f}, {r['encoder']}"
         f"{' from ' + str(args.checkpoint) if args.checkpoint else ' (random init)'}, "
         f"{r['time_s']:.0f} s"
     )

@@ -43,6 +43,7 @@ pretrain_configs=""  # space-separated JEPA configs; one pretrained encoder per 
 pretrain_args=""     # extra args for every pretraining run
 gmm_components=64    # GMM size for configs whose model_conf names a gmm_file
 probe=true           # linear probes (speaker ID, CTC) of random-init and pretrained encoders
+probe_max_utts=300   # training mixtures whose clean sources the probes use
 train_configs=""     # space-separated model configs; one model per config
 train_args=""        # extra args for every training run, e.g. "--max_epoch 1"
 ngpu=0
@@ -199,7 +200,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ] && [ -n "${pretrain_configs
             "${py[@]}" -m espnet_echo.bin.linear_probe --config "${config}" ${ckpt_opts} \
                 --normalize_stats "${stats_dir}/train/feats_stats.npz" \
                 --data_dir "${dumpdir}/${train_set}" --token_list "${token_list}" \
-                --out "${dir}/probe.json" > "${dir}/log/probe.log" 2>&1 \
+                --max_utts "${probe_max_utts}" --out "${dir}/probe.json" > "${dir}/log/probe.log" 2>&1 \
                 || { log "ERROR: probe failed; see ${dir}/log/probe.log"; tail -n 20 "${dir}/log/probe.log"; exit 1; }
         done
     fi
@@ -280,10 +281,9 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
         done
     done
     pretrain_dirs=()
-    if [ -n "${pretrain_configs}" ]; then
-        "${probe}" && pretrain_dirs+=(exp/jepa_probe_random)
-        for config in ${pretrain_configs}; do pretrain_dirs+=("$(pretrain_dir "${config}")"); done
-    fi
+    for dir in exp/jepa_probe_random $(for c in ${pretrain_configs}; do pretrain_dir "${c}"; done); do
+        [ -d "${dir}" ] && pretrain_dirs+=("${dir}")
+    done
     "${py[@]}" -m espnet_echo.bin.show_results --out "${results}" "${scores[@]}" \
         ${pretrain_dirs[@]+--pretrain_dirs "${pretrain_dirs[@]}"}
 fi

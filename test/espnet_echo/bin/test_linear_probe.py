@@ -12,6 +12,7 @@ from espnet_echo.bin.linear_probe import (
     build_feature_extractor,
     load_encoder_weights,
     main,
+    speaker_probe,
     split_by_speaker,
 )
 from espnet_echo.bin.simulate import main as simulate_main
@@ -64,6 +65,12 @@ def test_probe_end_to_end(setup):
     # distinct voices: mean-pooled features of even a random encoder are separable
     assert result["speaker_acc"] >= result["speaker_chance"] + 0.25
     assert 0.0 <= result["ctc_cer"] and result["ctc_num_test"] > 0
+
+
+def test_speaker_probe_without_repeated_speakers_is_skipped():
+    result = speaker_probe(torch.randn(3, 4), ["a", "b", "b"], seed=0)
+    assert result["speaker_acc"] is None and result["num_test"] == 0
+    assert "1 speaker(s) with >= 2 sources" in result["speaker_probe_skipped"]
 
 
 def test_split_by_speaker_holds_out_per_speaker():

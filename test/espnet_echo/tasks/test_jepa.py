@@ -52,12 +52,28 @@ def test_parser_and_print_config(tmp_path):
     assert "gmm_file" in args.model_conf and "output_size" in args.predictor_conf
 
 
-@pytest.mark.parametrize("name", ["pretrain_jepa.yaml", "pretrain_jepa_gmm.yaml"])
-def test_recipe_configs_build(tmp_path, name):
+PAIRS = [  # (pretraining config, downstream config that takes its encoder, base config)
+    ("pretrain_jepa.yaml", "train_echo_jepa.yaml", "train_echo.yaml"),
+    ("pretrain_jepa_gmm.yaml", "train_echo_jepa_gmm.yaml", "train_echo.yaml"),
+    ("pretrain_jepa_gmm_daam.yaml", "train_echo_jepa_gmm_daam.yaml", "train_echo.yaml"),
+    ("pretrain_jepa_ci.yaml", "train_echo_jepa_ci.yaml", "train_echo_ci.yaml"),
+]
+
+
+@pytest.mark.parametrize("name, downstream, base", PAIRS)
+def test_recipe_configs_build(tmp_path, name, downstream, base):
     conf = yaml.safe_load((CONF / name).read_text())
-    echo_conf = yaml.safe_load((CONF / "train_echo.yaml").read_text())
+    echo_conf = yaml.safe_load((CONF / downstream).read_text())
     assert conf["encoder_conf"] == echo_conf["encoder_conf"]
     assert conf["frontend_conf"] == echo_conf["frontend_conf"]
+    # the downstream model is its base config (same budget) + the pretrained encoder
+    assert echo_conf.pop("init_param") == [
+        f"exp/jepa_{Path(name).stem}/latest.pth:target_encoder:encoder"
+    ]
+    base_conf = yaml.safe_load((CONF / base).read_text())
+    echo_conf["encoder_conf"].pop("use_daam", None)
+    echo_conf["encoder_conf"].pop("daam_conf", None)
+    assert echo_conf == base_conf
     extra = []
     if "gmm_file" in conf["model_conf"]:
         gmm = DiagonalGMM(torch.zeros(4, 80), torch.ones(4, 80), torch.full((4,), 0.25))
