@@ -285,12 +285,6 @@ def read_token_list(path: Path) -> List[str]:
     return tokens
 
 
-def text_to_ids(text: str, token2id: Dict[str, int]) -> List[int]:
-    """Char token ids (space -> ``<space>``, unknown -> ``<unk>``)."""
-    unk = token2id.get("<unk>", 0)
-    return [token2id.get("<space>" if c == " " else c, unk) for c in text]
-
-
 def ctc_probe(
     feats: Sequence[torch.Tensor],
     texts: Sequence[str],
@@ -301,8 +295,15 @@ def ctc_probe(
     batch_size: int = 32,
     lr: float = 1e-2,
 ) -> Dict[str, float]:
-    """Linear CTC probe on frame features (mini-batch Adam); held-out greedy CER."""
-    token2id = {t: i for i, t in enumerate(tokens)}
+    """Linear CTC probe on frame features (mini-batch Adam); held-out greedy CER.
+
+    Transcripts become ids through ESPnet's ``CharTokenizer`` (space -> ``<space>``) and
+    ``TokenIDConverter`` (unknown -> ``<unk>``), as in the recipe's char training.
+    """
+    from espnet2.text.char_tokenizer import CharTokenizer
+    from espnet2.text.token_id_converter import TokenIDConverter
+
+    tokenizer, converter = CharTokenizer(), TokenIDConverter(tokens)
     keep = [i for i, t in enumerate(texts) if t]
     mixtures = sorted({utts[i] for i in keep})
     rng = random.Random(seed)
@@ -322,7 +323,7 @@ def ctc_probe(
                                             batch_first=True)
         return x, torch.tensor([feats[i].size(0) for i in items])
 
-    ids = [torch.tensor(text_to_ids(texts[i], token2id)) for i in range(len(texts))]
+    ids = [torch.tensor(converter.tokens2ids(tokenizer.text2tokens(t))) for t in texts]
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     linear = torch.nn.Linear(feat_dim, len(tokens))

@@ -70,6 +70,10 @@ def build_ssl_list(data_dir: Path, with_sources: bool = True) -> Dict[str, Dict[
             for n, path in enumerate(value.split(), 1):
                 scp[f"{utt}-src{n}"] = path
                 shape[f"{utt}-src{n}"] = lengths[utt]
+    logging.info(
+        f"{data_dir}: {len(scp)} recordings ({len(wavs)} mixtures, "
+        f"{len(scp) - len(wavs)} sources)"
+    )
     return {"wav.scp": scp, "speech_shape": shape}
 
 
@@ -106,11 +110,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         for name, mapping in lists.items():
             write_kaldi_map(tmp / name, mapping)
         write_stamp(tmp, stamp, STAMP)
-    n_mix = len(read_kaldi_map(args.data_dir / "wav.scp"))
-    logging.info(
-        f"{args.out_dir}: {len(lists['wav.scp'])} recordings "
-        f"({n_mix} mixtures, {len(lists['wav.scp']) - n_mix} sources)"
-    )
+    logging.info(f"wrote {args.out_dir}")
 
 
 if __name__ == "__main__":
