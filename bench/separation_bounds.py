@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Oracle bounds of SI-SDRi on a data dir: what time gating alone can reach.
+
+Usage (from a recipe dir, after stage 1):
+    python ../../../bench/separation_bounds.py data/test [--frame_sec 0.04] [--max_utts N]
+
+For every mixture and reference source it scores, with the project's PIT SI-SDR
+(``espnet_echo.metrics.sisdr.score_separation``, the scorer of stage 8):
+
+* ``gate``: the mixture multiplied by the source's oracle activity from ``rttm``, on
+  frames of ``--frame_sec`` (40 ms = the encoders' frame). This is the best a separator
+  can do that only decides *who speaks when* (perfect diarization, no separation inside
+  overlaps or noise removal).
+* ``ibm``: the ideal binary mask on a 32 ms / 16 ms STFT (the source dominates the rest of
+  the mixture in that bin). A mask-based separator that resolves overlaps can get close.
+
+Prints the mean SI-SDRi over all sources and per number of speakers K.
+"""
+
+import argparse
+from collections import defaultdict
+from typing import Dict, List
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import istft, stft
+
+from espnet_echo.data.datadir import load_data_dir
+from espnet_echo.metrics.sisdr import score_separation
+
+
+def gate(mix: np.ndarray, segments, fs: int, frame: int) -> np.ndarray:
+    """Mixture kept on the frames that overlap any of ``segments`` (start, dur in s)."""
+    n_frames = -(-len(mix) // frame)
+    active = np.zeros(n_frames, dtype=bool)
+    for start, dur in segments:
+        first = int(np.floor(start * fs / frame))
+        last = int(np.ceil((start + dur) * fs / frame))
+        active[first:last] = True
+    return mix * np.repeat(active, frame)[: len(mix)]
+
+
+def ideal_binary_masks(mix: np.ndarray, refs: np.ndarray, fs: int) -> np.ndarray:
+    """(K, N) ideal-binary-mask estimates: bins where the source beats the rest."""
+    nper = int(0.032 * fs)
+    _, _, spec_mix = stft(mix, fs, nperseg=nper, noverlap=nper // 2)
+    out = []
+    for ref in refs:
+        _, _, spec_ref = stft(ref, fs, nperseg=nper, noverlap=nper // 2)
+        mask = np.abs(spec_ref) > np.abs(spec_mix - spec_ref)
+        _, est = istft(spec_mix * mask, fs, nperseg=nper, noverlap=nper // 2)
+        out.append(np.pad(est, (0, max(0, len(mix) - len(est))))[: len(mix)])
+    return np.stack(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("data_dir")
+    p.add_argument("--frame_sec", type=float, default=0.04, help="Gating frame (s).")
+    p.add_argument("--max_utts", type=int, default=None, help="Score only the first N.")
+    args = p.parse_args()
+
+    ddir = load_data_dir(args.data_dir)
+    if ddir.rttm is None or ddir.utt2spks is None:
+        raise SystemExit(f"{args.data_dir}: needs rttm and utt2spks")
+    scores: Dict[str, Dict[int, List[float]]] = {
+        "gate": defaultdict(list), "ibm": defaultdict(list)
+    }
+    for utt in ddir.utts[: args.max_utts]:
+        mix, fs = sf.read(ddir.wav[utt], dtype="float64")
+        speakers = ddir.utt2spks[utt]
+        num = len(speakers)
+        refs = np.stack([sf.read(ddir.spk[n + 1][utt], dtype="float64")[0] for n in range(num)])
+        frame = int(round(args.frame_sec * fs))
+        gated = np.stack([
+            gate(mix, [(s.start, s.dur) for s in ddir.rttm.get(utt, []) if s.spk == spk],
+                 fs, frame)
+            for spk in speakers
+        ])
+        for name, ests in (("gate", gated), ("ibm", ideal_binary_masks(mix, refs, fs))):
+            scores[name][num].extend(score_separation(refs, ests, mix).si_sdri.tolist())
+
+    print(f"data={args.data_dir} utts={len(ddir.utts[: args.max_utts])} "
+          f"gate frame={args.frame_sec * 1000:.0f} ms")
+    for name, by_k in scores.items():
+        allv = [v for vs in by_k.values() for v in vs]
+        per_k = "  ".join(
+            f"K={k}: {np.mean(v):6.2f} dB ({len(v)} sources)" for k, v in sorted(by_k.items())
+        )
+        print(f"{name:5s} SI-SDRi {np.mean(allv):6.2f} dB over {len(allv)} sources   {per_k}")
+
+
+if __name__ == "__main__":
+    main()
