@@ -7,14 +7,15 @@ Usage (from a recipe dir, after stage 1):
     python ../../../bench/separation_bounds.py data/test [--frame_sec 0.04] [--max_utts N]
 
 For every mixture and reference source it scores, with the project's PIT SI-SDR
-(``espnet_echo.metrics.sisdr.score_separation``, the scorer of stage 8):
+(``espnet_echo.metrics.sisdr.score_separation``, the scorer of stage 8), the two oracles
+of ``espnet_echo.metrics.oracle_separation``:
 
 * ``gate``: the mixture multiplied by the source's oracle activity from ``rttm``, on
   frames of ``--frame_sec`` (40 ms = the encoders' frame). This is the best a separator
   can do that only decides *who speaks when* (perfect diarization, no separation inside
   overlaps or noise removal).
 * ``ibm``: the ideal binary mask on a 32 ms / 16 ms STFT (the source dominates the rest of
-  the mixture in that bin). A mask-based separator that resolves overlaps can get close.
+  the mixture in that bin), the usual ceiling of mask-based separation.
 
 Prints the mean SI-SDRi over all sources and per number of speakers K.
 """
@@ -25,34 +26,10 @@ from typing import Dict, List
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import istft, stft
 
 from espnet_echo.data.datadir import load_data_dir
+from espnet_echo.metrics.oracle_separation import activity_gate, ideal_binary_masks
 from espnet_echo.metrics.sisdr import score_separation
-
-
-def gate(mix: np.ndarray, segments, fs: int, frame: int) -> np.ndarray:
-    """Mixture kept on the frames that overlap any of ``segments`` (start, dur in s)."""
-    n_frames = -(-len(mix) // frame)
-    active = np.zeros(n_frames, dtype=bool)
-    for start, dur in segments:
-        first = int(np.floor(start * fs / frame))
-        last = int(np.ceil((start + dur) * fs / frame))
-        active[first:last] = True
-    return mix * np.repeat(active, frame)[: len(mix)]
-
-
-def ideal_binary_masks(mix: np.ndarray, refs: np.ndarray, fs: int) -> np.ndarray:
-    """(K, N) ideal-binary-mask estimates: bins where the source beats the rest."""
-    nper = int(0.032 * fs)
-    _, _, spec_mix = stft(mix, fs, nperseg=nper, noverlap=nper // 2)
-    out = []
-    for ref in refs:
-        _, _, spec_ref = stft(ref, fs, nperseg=nper, noverlap=nper // 2)
-        mask = np.abs(spec_ref) > np.abs(spec_mix - spec_ref)
-        _, est = istft(spec_mix * mask, fs, nperseg=nper, noverlap=nper // 2)
-        out.append(np.pad(est, (0, max(0, len(mix) - len(est))))[: len(mix)])
-    return np.stack(out)
 
 
 def main() -> None:
@@ -75,7 +52,7 @@ def main() -> None:
         refs = np.stack([sf.read(ddir.spk[n + 1][utt], dtype="float64")[0] for n in range(num)])
         frame = int(round(args.frame_sec * fs))
         gated = np.stack([
-            gate(mix, [(s.start, s.dur) for s in ddir.rttm.get(utt, []) if s.spk == spk],
+            activity_gate(mix, [(s.start, s.dur) for s in ddir.rttm.get(utt, []) if s.spk == spk],
                  fs, frame)
             for spk in speakers
         ])

@@ -56,6 +56,7 @@ import torch
 import yaml
 
 from espnet_echo.utils.archive import check_archive
+from espnet_echo.utils.cli import add_log_level_argument, setup_logging
 from espnet_echo.utils.fileio import atomic_open, atomic_path
 
 PathLike = Union[str, Path]
@@ -391,8 +392,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats_file", default=None,
                    help="overrides the config's normalize_conf.stats_file")
     p.add_argument("--outdir", required=True)
-    p.add_argument("--log_level", default="INFO",
-                   choices=["ERROR", "WARNING", "INFO", "DEBUG"])
+    add_log_level_argument(p)
     return p
 
 
@@ -404,10 +404,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         parser.error("give exactly one of --packed_model and --s2t_model_file")
     if args.packed_model is not None and args.s2t_train_config is not None:
         parser.error("--s2t_train_config cannot be combined with --packed_model")
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     try:
         extract_owsm_encoder(
             args.outdir,

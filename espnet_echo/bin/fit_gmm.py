@@ -33,6 +33,7 @@ import yaml
 
 from espnet_echo.ssl.gmm import DiagonalGMM, GMMFileError, normalized_cluster_entropy
 from espnet_echo.utils.audio import AudioError, load_audio
+from espnet_echo.utils.cli import add_log_level_argument, setup_logging
 from espnet_echo.utils.fileio import (
     DataFileError,
     file_digest,
@@ -204,10 +205,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num_iters", type=int, default=20, help="EM iterations")
     parser.add_argument("--seed", type=int, default=0, help="Seed of draw and init")
     parser.add_argument("--var_floor", type=float, default=1e-3, help="Variance floor")
-    parser.add_argument(
-        "--log_level", type=lambda x: x.upper(), default="INFO",
-        choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"), help="Log level",
-    )
+    add_log_level_argument(parser)
     return parser
 
 
@@ -219,10 +217,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
             --wav_scp dump/raw/train/wav.scp --num_components 64 --out exp/gmm/gmm.npz
     """
     args = get_parser().parse_args(cmd)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     if args.max_frames < args.num_components:
         sys.exit(f"fit_gmm: error: --max_frames ({args.max_frames}) must be >= "
                  f"--num_components ({args.num_components})")

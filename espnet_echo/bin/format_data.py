@@ -44,6 +44,7 @@ import soundfile
 
 from espnet_echo.data.datadir import DataDir, load_data_dir
 from espnet_echo.utils.audio import AudioError, load_audio
+from espnet_echo.utils.cli import add_log_level_argument, setup_logging
 from espnet_echo.utils.fileio import (
     DataFileError,
     atomic_open,
@@ -398,10 +399,7 @@ def get_parser() -> argparse.ArgumentParser:
         help="Resample audio of another rate into <dst>/wav/ instead of failing",
     )
     parser.add_argument("--nj", type=int, default=1, help="Parallel jobs for audio checks")
-    parser.add_argument(
-        "--log_level", type=lambda x: x.upper(), default="INFO",
-        choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"), help="Log level",
-    )
+    add_log_level_argument(parser)
     return parser
 
 
@@ -413,10 +411,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
             --num_spk 3 --fs 16000
     """
     args = get_parser().parse_args(cmd)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     try:
         format_data(args.src, args.dst, args.num_spk, args.fs, args.resample, args.nj)
     except (DataFileError, AudioError, ValueError) as e:

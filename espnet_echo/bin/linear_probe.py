@@ -47,6 +47,7 @@ import yaml
 
 from espnet_echo.bin.score import read_ref_sources, read_ref_texts
 from espnet_echo.utils.audio import AudioError, load_audio
+from espnet_echo.utils.cli import add_log_level_argument, setup_logging
 from espnet_echo.utils.fileio import DataFileError, atomic_open, read_kaldi_map
 
 HELD_OUT = 0.3
@@ -428,10 +429,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_utts", type=int, default=None,
                         help="Use a seeded subset of this many mixtures")
     parser.add_argument("--seed", type=int, default=0, help="Seed of subsets and probes")
-    parser.add_argument(
-        "--log_level", type=lambda x: x.upper(), default="INFO",
-        choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"), help="Log level",
-    )
+    add_log_level_argument(parser)
     return parser
 
 
@@ -444,10 +442,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
             --out exp/probe_random/probe.json --max_utts 500
     """
     args = get_parser().parse_args(cmd)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     try:
         r = linear_probe(args.config, args.data_dir, args.token_list, args.out,
                          args.checkpoint, args.prefix, args.max_utts, args.seed,

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
+from espnet_echo.utils.cli import add_log_level_argument, setup_logging
 from espnet_echo.utils.fileio import (
     DataFileError,
     atomic_open,
@@ -264,10 +265,7 @@ def get_parser() -> argparse.ArgumentParser:
         "--bpe_input_sentence_size", type=int, default=100000000,
         help="sentencepiece input_sentence_size",
     )
-    parser.add_argument(
-        "--log_level", type=lambda x: x.upper(), default="INFO",
-        choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"), help="Log level",
-    )
+    add_log_level_argument(parser)
     return parser
 
 
@@ -279,10 +277,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
             --input dump/raw/train/text_spk1 --output_dir data/token_list/char
     """
     args = get_parser().parse_args(cmd)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     try:
         make_token_list(
             args.input,

@@ -9,7 +9,6 @@ Example:
 """
 
 import argparse
-import logging
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -20,6 +19,7 @@ from espnet_echo.simulate.errors import SimulateError
 from espnet_echo.simulate.mixture import LENGTH_MODES, MixConfig
 from espnet_echo.simulate.text import DEFAULT_BIBLE_RANGE
 from espnet_echo.simulate.voices import ENGINES
+from espnet_echo.utils.cli import add_log_level_argument, setup_logging
 
 _MIX_KEYS = (
     "overlap_range",
@@ -182,13 +182,7 @@ def get_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=corpus.seed, help="Random seed (same seed, same files)."
     )
     g.add_argument("--nj", type=int, default=corpus.nj, help="Worker processes.")
-    g.add_argument(
-        "--log_level",
-        type=str,
-        default="INFO",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="Logging level.",
-    )
+    add_log_level_argument(g)
     return parser
 
 
@@ -290,10 +284,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
 def main(argv: Optional[List[str]] = None) -> int:
     """CLI entry point; returns the exit status."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     config = config_from_args(args)
     try:
         config.validate()
