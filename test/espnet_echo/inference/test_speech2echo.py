@@ -100,3 +100,50 @@ def test_pack_and_from_pretrained(model_dir, tmp_path, monkeypatch):
     echo = Speech2Echo.from_pretrained(str(zip_path), cachedir=str(tmp_path / "cache"))
     res = echo(np.random.RandomState(2).randn(16000).astype(np.float32) * 0.1)
     assert res.sources is not None
+
+
+def decode_args(model_dir, data, out, *extra):
+    return ["--train_config", str(model_dir / "config.yaml"),
+            "--model_file", str(model_dir / "model.pth"),
+            "--data_dir", str(data), "--output_dir", str(out), *extra]
+
+
+@pytest.fixture
+def one_wav_data(tmp_path):
+    wav = tmp_path / "a.wav"
+    soundfile.write(wav, np.random.RandomState(3).randn(24000) * 0.1, 16000)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "wav.scp").write_text(f"utt1 {wav}\n")
+    return tmp_path / "data"
+
+
+def test_inference_cli_skips_a_current_dir_and_redecodes_on_change(model_dir, one_wav_data,
+                                                                   tmp_path, caplog):
+    out = tmp_path / "decode"
+    echo_inference.main(decode_args(model_dir, one_wav_data, out))
+    first = (out / "info.json").stat().st_mtime_ns
+    (out / "score").mkdir()  # what stage 8 adds later survives a skipped rerun
+    with caplog.at_level("INFO"):
+        echo_inference.main(decode_args(model_dir, one_wav_data, out))
+    assert "up to date; skipped" in caplog.text
+    assert (out / "info.json").stat().st_mtime_ns == first and (out / "score").is_dir()
+    # another decoding option: decoded again, from scratch (no file of the old run left)
+    (out / "spk9.scp").write_text("utt1 stale.wav\n")
+    echo_inference.main(decode_args(model_dir, one_wav_data, out, "--diar_threshold", "0.6"))
+    assert (out / "info.json").stat().st_mtime_ns != first
+    assert not (out / "spk9.scp").exists() and not (out / "score").exists()
+    for line in (out / "spk1.scp").read_text().splitlines():
+        assert soundfile.info(line.split()[1]).frames == 24000
+
+
+def test_inference_cli_failure_keeps_the_previous_dir(model_dir, one_wav_data, tmp_path):
+    out = tmp_path / "decode"
+    echo_inference.main(decode_args(model_dir, one_wav_data, out))
+    before = sorted(p.name for p in out.iterdir())
+    (one_wav_data / "wav.scp").write_text(
+        (one_wav_data / "wav.scp").read_text() + f"utt2 {tmp_path / 'missing.wav'}\n")
+    with pytest.raises(Exception, match="missing.wav"):
+        echo_inference.main(decode_args(model_dir, one_wav_data, out))
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (out / "utt2num_spk").read_text().startswith("utt1 ")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".decode.")]
