@@ -45,21 +45,23 @@ def main() -> None:
     scores: Dict[str, Dict[int, List[float]]] = {
         "gate": defaultdict(list), "ibm": defaultdict(list)
     }
-    for utt in ddir.utts[: args.max_utts]:
+    utts = ddir.utts[: args.max_utts]
+    for utt in utts:
         mix, fs = sf.read(ddir.wav[utt], dtype="float64")
         speakers = ddir.utt2spks[utt]
         num = len(speakers)
-        refs = np.stack([sf.read(ddir.spk[n + 1][utt], dtype="float64")[0] for n in range(num)])
+        refs = np.stack(
+            [sf.read(ddir.spk[n + 1][utt], dtype="float64")[0] for n in range(num)]
+        )
         frame = int(round(args.frame_sec * fs))
-        gated = np.stack([
-            activity_gate(mix, [(s.start, s.dur) for s in ddir.rttm.get(utt, []) if s.spk == spk],
-                 fs, frame)
-            for spk in speakers
-        ])
+        turns = {spk: [] for spk in speakers}
+        for seg in ddir.rttm.get(utt, []):
+            turns[seg.spk].append((seg.start, seg.dur))
+        gated = np.stack([activity_gate(mix, turns[spk], fs, frame) for spk in speakers])
         for name, ests in (("gate", gated), ("ibm", ideal_binary_masks(mix, refs, fs))):
             scores[name][num].extend(score_separation(refs, ests, mix).si_sdri.tolist())
 
-    print(f"data={args.data_dir} utts={len(ddir.utts[: args.max_utts])} "
+    print(f"data={args.data_dir} utts={len(utts)} "
           f"gate frame={args.frame_sec * 1000:.0f} ms")
     for name, by_k in scores.items():
         allv = [v for vs in by_k.values() for v in vs]
