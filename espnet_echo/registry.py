@@ -2,7 +2,7 @@
 #  Apache 2.0
 """Make espnet-echo's components selectable from ESPnet's own tasks.
 
-ESPnet 202511 has no plugin mechanism: every task keeps module-level ``ClassChoices``
+ESPnet (202611 included) has no plugin mechanism: every task keeps module-level ``ClassChoices``
 tables whose ``--<name>`` choices are frozen when the parser is built. ``register()``
 inserts the plugin classes into those tables (including the deep copies that
 ``espnet2.tasks.enh_s2t`` makes at import), so e.g. ``espnet2.bin.asr_train --encoder
@@ -40,9 +40,6 @@ def register() -> None:
     global _done
     if _done:
         return
-    from espnet_echo.utils import espnet_compat
-
-    espnet_compat.apply()
     for module, attr, entries in _TABLES:
         choices = getattr(importlib.import_module(module), attr)
         for name, spec in entries.items():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
-from espnet_echo.utils.espnet_compat import load_rttm_text
+from espnet2.fileio.rttm import load_rttm_text
 
 from espnet_echo.utils.fileio import DataFileError, read_kaldi_map
 
@@ -308,9 +308,7 @@ def _read_espnet_rttm(ddir: DataDir) -> Optional[Dict[str, EspnetRttm]]:
     """Sample-level RTTM read by ESPnet's ``load_rttm_text``, checked line by line first.
 
     ``load_rttm_text`` only asserts (without a line number), so the same split rule
-    (``re.split(" +")``) is applied here to name the offending line. Its return
-    annotation is wrong in ESPnet 202511 (espnet/espnet#5968: typeguard 4 rejects every
-    valid file), so it runs with type checks suppressed.
+    (``re.split(" +")``) is applied here to name the offending line.
     """
     path = ddir.path / "espnet_rttm"
     if not path.exists():

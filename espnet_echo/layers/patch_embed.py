@@ -8,7 +8,7 @@ from typing import Optional, Tuple
 import torch
 from typeguard import typechecked
 
-from espnet.nets.pytorch_backend.transformer.layer_norm import LayerNorm
+from espnet2.legacy.nets.pytorch_backend.transformer.layer_norm import LayerNorm
 
 
 def lengths_to_pad_mask(ilens: torch.Tensor, maxlen: int) -> torch.Tensor:

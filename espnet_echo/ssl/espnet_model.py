@@ -16,7 +16,7 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 from typeguard import typechecked
 
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
+from espnet2.legacy.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet_echo.ssl.ema import EMAMomentum, ema_update_
 from espnet_echo.ssl.gmm import DiagonalGMM, anchor_weight, normalized_cluster_entropy
 from espnet_echo.ssl.masking import BlockMasker, token_mask_to_frame_mask

@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from typeguard import TypeCheckError
 
-from espnet_echo import registry
 from espnet_echo.bin.format_data import STAMP_NAME, format_data, main
 
 FS = 16000
@@ -134,9 +132,6 @@ def test_espnet_dataset_preprocessor_and_collate(src, tmp_path):
         train=False, token_type="char", token_list=tokens,
         text_name=["text_spk1", "text_spk2", "text_spk3"],
     )
-    # ESPnet 202511's load_rttm_text has a wrong return annotation (espnet/espnet#5968):
-    # the "rttm" loader only works after registry.register() rebinds a fixed version.
-    registry.register()
     raw = ESPnetDataset(triples[:4])  # text values are str until preprocessed
     dataset = ESPnetDataset(triples, preprocess=prep)
     for utt in sorted(KS):
@@ -164,16 +159,6 @@ def test_espnet_dataset_preprocessor_and_collate(src, tmp_path):
     assert batch["num_spk"].tolist() == [[1], [3]]
     assert batch["text_spk3_lengths"].tolist() == [0, len("A DOG RAN")]
     assert batch["text_spk1"][0, : len("HELLO WORLD")].min() >= 0
-
-
-@pytest.mark.xfail(raises=TypeCheckError, strict=True, reason="espnet/espnet#5968")
-def test_espnet_rttm_loader_upstream_bug(src, tmp_path):
-    """Tracks the upstream bug: drop espnet_compat's rttm fix once this passes."""
-    from espnet_echo.utils import espnet_compat
-
-    registry.register()
-    format_data(src, tmp_path / "dump", num_spk=3)
-    espnet_compat.UPSTREAM["load_rttm_text"](str(tmp_path / "dump" / "espnet_rttm"))
 
 
 def _edit(path: Path, lineno: int, new_line: str):

@@ -8,7 +8,7 @@ from typeguard import TypeCheckError
 
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
+from espnet2.legacy.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet_echo.encoder.echo_vit import EchoViTEncoder
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "encoder"

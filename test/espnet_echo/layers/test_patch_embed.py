@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
+from espnet2.legacy.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet_echo.layers.patch_embed import PatchEmbed, lengths_to_pad_mask
 
 

@@ -138,7 +138,6 @@ def _rttm(path):
 
 
 def test_rttm_matches_source_activity(corpus):
-    from typeguard import suppress_type_checks
 
     from espnet2.fileio.rttm import RttmReader
 
@@ -148,10 +147,7 @@ def test_rttm_matches_source_activity(corpus):
         rttm = _rttm(d / "rttm")
         spks = read_kaldi_map(d / "utt2spks")
         nsamp = read_kaldi_map(d / "utt2num_samples")
-        # espnet2 202511's load_rttm_text is annotated with the wrong return type
-        # (espnet/espnet#5968), so typeguard rejects every file unless checks are off.
-        with suppress_type_checks():
-            reader = RttmReader(str(d / "espnet_rttm"))
+        reader = RttmReader(str(d / "espnet_rttm"))
         assert sorted(reader.keys()) == sorted(spks)
         for u, ids in spks.items():
             ids = ids.split()
