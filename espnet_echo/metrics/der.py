@@ -1,6 +1,9 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
-"""Diarization error rate (DER) with ``pyannote.metrics``, and strict RTTM reading/writing.
+"""Diarization error rate (DER) with ``pyannote.metrics``.
+
+RTTM files are read and written by :mod:`espnet_echo.data.rttm` (``read_rttm`` and
+``write_rttm`` are re-exported here).
 
 Collar convention:
     ``collar`` in this module (and ``--collar`` of ``espnet_echo.bin.score``) follows
@@ -16,105 +19,20 @@ speakers talk, the reference carries two seconds of speaker time per second, and
 one-speaker hypothesis misses one of them.
 """
 
-import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Collection, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate
 
-from espnet_echo.utils.fileio import DataFileError, atomic_open
+# The one RTTM reader/writer lives in espnet_echo.data.rttm; re-exported here for the
+# tools that import it from the metrics module.
+from espnet_echo.data.rttm import OTHER_RTTM_TYPES, read_rttm, write_rttm
 
-# NIST RTTM types other than SPEAKER: legal in an RTTM file, ignored for diarization.
-_OTHER_RTTM_TYPES = frozenset(
-    {
-        "SEGMENT", "NOSCORE", "NO_RT_METADATA", "LEXEME", "NON-LEX", "NON-SPEECH",
-        "FILLER", "EDITED", "IP", "SU", "CB", "A/P", "SPKR-INFO",
-    }
-)
-
-
-def read_rttm(
-    path: Union[str, Path], known_utts: Optional[Collection[str]] = None
-) -> Dict[str, Annotation]:
-    """Read the SPEAKER lines of an RTTM file into one pyannote Annotation per utterance.
-
-    Line format: ``SPEAKER <utt> <chnl> <tbeg> <tdur> <ortho> <stype> <name> <conf> [<slat>]``
-    (9 or 10 fields). Blank lines and ``;;`` comments are skipped, as are lines of the
-    other NIST RTTM types (``SPKR-INFO``, ``LEXEME``, ...). Zero-duration turns are
-    dropped (pyannote ignores empty segments).
-
-    ``pyannote.database.util.load_rttm`` is not used: it parses with pandas and cannot say
-    which line is wrong.
-
-    Args:
-        path: RTTM file.
-        known_utts: If given, a line whose ``<utt>`` is not in it is an error.
-
-    Returns:
-        ``{utt: Annotation}`` in order of first appearance; track names are ``L<line>``.
-
-    Raises:
-        DataFileError: missing file, wrong field count, unknown type, non-numeric,
-            negative or non-finite time, or unknown utterance; the message names
-            ``path:line``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: file not found")
-    known = None if known_utts is None else set(known_utts)
-    out: Dict[str, Annotation] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields or fields[0].startswith(";;"):
-                continue
-            where = f"{path}:{lineno}"
-            if fields[0] != "SPEAKER":
-                if fields[0] in _OTHER_RTTM_TYPES:
-                    continue
-                raise DataFileError(
-                    f"{where}: unknown RTTM type {fields[0]!r}: {line.strip()!r}"
-                )
-            if len(fields) not in (9, 10):
-                raise DataFileError(
-                    f"{where}: expected 10 fields 'SPEAKER <utt> <chnl> <tbeg> <tdur> "
-                    f"<NA> <NA> <spk> <NA> <NA>', got {len(fields)}: {line.strip()!r}"
-                )
-            utt, label = fields[1], fields[7]
-            if known is not None and utt not in known:
-                raise DataFileError(f"{where}: utterance {utt!r} is not in the reference")
-            try:
-                start, dur = float(fields[3]), float(fields[4])
-            except ValueError:
-                raise DataFileError(
-                    f"{where}: <tbeg> and <tdur> must be numbers, "
-                    f"got {fields[3]!r} {fields[4]!r}"
-                ) from None
-            if not (math.isfinite(start) and math.isfinite(dur)) or start < 0 or dur < 0:
-                raise DataFileError(
-                    f"{where}: <tbeg> and <tdur> must be finite and >= 0, got {start} {dur}"
-                )
-            ann = out.get(utt)
-            if ann is None:
-                ann = out[utt] = Annotation(uri=utt)
-            if dur > 0:
-                ann[Segment(start, start + dur), f"L{lineno}"] = label
-    return out
-
-
-def write_rttm(path: Union[str, Path], annotations: Mapping[str, Annotation]) -> None:
-    """Atomically write ``{utt: Annotation}`` as RTTM, utterances in sorted order.
-
-    Lines come from :meth:`pyannote.core.Annotation.write_rttm`
-    (``SPEAKER <utt> 1 <tbeg> <tdur> <NA> <NA> <label> <NA> <NA>``, 3 decimals).
-    """
-    with atomic_open(path) as f:
-        for utt in sorted(annotations):
-            ann = annotations[utt].copy()
-            ann.uri = utt
-            ann.write_rttm(f)
+__all__ = [
+    "DERResult", "OTHER_RTTM_TYPES", "compute_der", "compute_der_collars", "read_rttm",
+    "write_rttm",
+]
 
 
 @dataclass

@@ -33,6 +33,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from espnet_echo.data.contract import MAX_SPK
+from espnet_echo.data.rttm import format_espnet_rttm_lines, format_rttm_line
 from espnet_echo.simulate.errors import SimulateError, require_binary
 from espnet_echo.simulate.mixture import MixConfig, mix_sources
 from espnet_echo.simulate.text import DEFAULT_BIBLE_RANGE, load_sentences
@@ -48,7 +50,7 @@ from espnet_echo.utils.audio import load_audio
 from espnet_echo.utils.fileio import PathLike, atomic_open, atomic_path, write_kaldi_map
 
 SPLITS = ("train", "dev", "test")
-MAX_SPK_LIMIT = 4
+MAX_SPK_LIMIT = MAX_SPK  # the contract's one maximum (espnet_echo.data.contract)
 # Bump when synthesis changes in a way that invalidates cached TTS audio.
 TTS_CACHE_VERSION = 1
 
@@ -387,15 +389,23 @@ def check_writable(directory: Path) -> None:
 def format_rttm(
     utt: str, segments: Sequence[Sequence[Tuple[int, int]]], speakers: Sequence[str], fs: int
 ) -> List[str]:
-    """Standard RTTM lines (seconds, 3 decimals), grouped by source then time.
+    """Standard RTTM lines (seconds), grouped by source then time.
 
-    ``SPEAKER <utt> 1 <start_s> <dur_s> <NA> <NA> <spkid> <NA> <NA>``.
+    ``SPEAKER <utt> 1 <start_s> <dur_s> <NA> <NA> <spkid> <NA> <NA>`` with
+    :func:`espnet_echo.data.rttm.format_rttm_line` (exact to the sample), so that
+    ``rint(start_s * fs)`` and ``rint((start_s + dur_s) * fs)`` give back the sample
+    range written to ``espnet_rttm``.
+
+    Args:
+        utt: Utterance id.
+        segments: Per source, ``[(start, end), ...]`` sample ranges, ``end`` exclusive.
+        speakers: Speaker id of each source.
+        fs: Sample rate.
     """
     lines = []
     for spk, segs in zip(speakers, segments):
         for start, end in segs:
-            begin, dur = start / fs, (end - start) / fs
-            lines.append(f"SPEAKER {utt} 1 {begin:.3f} {dur:.3f} <NA> <NA> {spk} <NA> <NA>")
+            lines.append(format_rttm_line(utt, start / fs, (end - start) / fs, spk))
     return lines
 
 
@@ -407,17 +417,22 @@ def format_espnet_rttm(
 ) -> List[str]:
     """ESPnet sample-level RTTM lines for :class:`espnet2.fileio.rttm.RttmReader`.
 
-    ``SPEAKER <utt> 1 <first_sample> <last_sample> <NA> <NA> <spkid> <NA>`` (9 fields, the
-    end sample is inclusive because the reader labels ``[start, end + 1)``), grouped by
-    source so that the reader's speaker columns follow source order, then
-    ``END <utt> <NA> <NA> <num_samples> <NA> <NA> <NA> <NA>``.
+    ``SPEAKER <utt> 1 <start> <end> <NA> <NA> <spkid> <NA>`` with ``end`` the boundary
+    (``start + duration``, as ESPnet's ``convert_rttm.py`` writes it; the reader labels
+    ``start..end`` inclusive), grouped by source so that the reader's speaker columns
+    follow source order, then ``END <utt> <NA> <NA> <num_samples> <NA> <NA> <NA> <NA>``
+    (:func:`espnet_echo.data.rttm.format_espnet_rttm_lines`).
+
+    Args:
+        utt: Utterance id.
+        segments: Per source, ``[(start, end), ...]`` sample ranges, ``end`` exclusive.
+        speakers: Speaker id of each source.
+        num_samples: Length of the mixture.
     """
-    lines = []
-    for spk, segs in zip(speakers, segments):
-        for start, end in segs:
-            lines.append(f"SPEAKER {utt} 1 {start} {end - 1} <NA> <NA> {spk} <NA>")
-    lines.append(f"END {utt} <NA> <NA> {num_samples} <NA> <NA> <NA> <NA>")
-    return lines
+    events = [
+        (spk, start, end) for spk, segs in zip(speakers, segments) for start, end in segs
+    ]
+    return format_espnet_rttm_lines(utt, events, num_samples)
 
 
 def _write_lines(path: Path, lines: Iterable[str]) -> None:

@@ -14,7 +14,14 @@ class EchoPreprocessor(CommonPreprocessor_multi):
     Tokenises ``text_spk1..text_spkS`` (empty text -> zero tokens = absent speaker), turns
     ``speech_ref`` from ESPnet's ``variable_columns_sound`` layout ``(K, N)`` into
     ``(N, K)`` so the collate can pad time and speakers, and checks that the number of
-    sources, RTTM speakers and ``num_spk`` agree.
+    sources, RTTM speakers and ``num_spk`` agree, and that the sample labels
+    (``spk_labels`` from ``espnet_rttm``) are as long as the mixture.
+
+    Nothing here crops, pads, shifts or resamples the audio (neither does
+    ``CommonPreprocessor_multi`` with the options EchoTask passes), so the time labels
+    stay those of the dump. A step that did would have to move ``spk_labels`` with the
+    audio (:mod:`espnet_echo.data.labels`); the length check below catches one that
+    does not.
     """
 
     def __call__(
@@ -45,5 +52,23 @@ class EchoPreprocessor(CommonPreprocessor_multi):
                     f"has {data['speech_ref'].shape[1]} sources"
                 )
         if "spk_labels" in data:
-            data["spk_labels"] = np.asarray(data["spk_labels"], dtype=np.float32)
+            labels = np.asarray(data["spk_labels"], dtype=np.float32)
+            if labels.ndim != 2:
+                raise ValueError(
+                    f"utterance {uid}: spk_labels must be (samples, speakers), got shape "
+                    f"{labels.shape}"
+                )
+            if "speech" in data and labels.shape[0] != len(data["speech"]):
+                raise ValueError(
+                    f"utterance {uid}: spk_labels cover {labels.shape[0]} samples (the END "
+                    f"line of its espnet_rttm) but the mixture has {len(data['speech'])}: "
+                    "the labels are not those of this audio (rewrite the dump with "
+                    "espnet_echo.bin.format_data)"
+                )
+            if "speech_ref" in data and labels.shape[1] != data["speech_ref"].shape[1]:
+                raise ValueError(
+                    f"utterance {uid}: spk_labels have {labels.shape[1]} speakers but "
+                    f"speech_ref has {data['speech_ref'].shape[1]} sources"
+                )
+            data["spk_labels"] = labels
         return data

@@ -4,8 +4,9 @@
 
 import os
 import warnings
+from math import gcd
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import soundfile
@@ -38,6 +39,22 @@ def load_audio(
             rate (unless ``resample``), empty signal, NaN/Inf samples, or silence when
             ``allow_silent`` is False.
     """
+    wav, rate = read_audio(path)
+    return conform_audio(wav, rate, path, fs, resample, allow_silent)
+
+
+def read_audio(path: Union[str, Path]) -> Tuple[np.ndarray, int]:
+    """Read a mono waveform at its own rate and check it (all checks but rate/silence).
+
+    Args:
+        path: Audio file readable by soundfile.
+
+    Returns:
+        ``(wav, rate)``: float32 ``(T,)`` samples and the file's rate in Hz.
+
+    Raises:
+        AudioError: missing, unreadable, truncated, multi-channel, empty or NaN/Inf audio.
+    """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
@@ -48,27 +65,82 @@ def load_audio(
         wav, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises LibsndfileError/RuntimeError
         raise AudioError(f"{path}: cannot read audio ({e})") from e
-    if wav.shape[1] != 1:
-        raise AudioError(f"{path}: expected mono audio, got {wav.shape[1]} channels")
-    wav = wav[:, 0]
+    return check_signal(wav, path), int(rate)
+
+
+def check_signal(wav: np.ndarray, name: Union[str, Path]) -> np.ndarray:
+    """Check a decoded signal and return it as float32 ``(T,)``.
+
+    Integer samples are scaled to [-1, 1) as soundfile does (int16 / 2**15, int32 /
+    2**31, uint8 centred on 128).
+
+    Args:
+        wav: ``(T,)`` or ``(T, C)`` samples.
+        name: The file (or scp entry) it came from, for messages.
+
+    Raises:
+        AudioError: more than one channel, no samples, or NaN/Inf samples.
+    """
+    wav = np.asarray(wav)
+    if wav.ndim == 2:
+        if wav.shape[1] != 1:
+            raise AudioError(f"{name}: expected mono audio, got {wav.shape[1]} channels")
+        wav = wav[:, 0]
+    elif wav.ndim != 1:
+        raise AudioError(f"{name}: expected a waveform, got an array of shape {wav.shape}")
+    if wav.dtype.kind in "iu":
+        if wav.dtype == np.uint8:
+            wav = (wav.astype(np.float32) - 128.0) / 128.0
+        else:
+            wav = wav.astype(np.float64) / float(2 ** (8 * wav.dtype.itemsize - 1))
+    wav = wav.astype(np.float32, copy=False)
     if wav.size == 0:
-        raise AudioError(f"{path}: empty audio (0 samples)")
+        raise AudioError(f"{name}: empty audio (0 samples)")
     if not np.all(np.isfinite(wav)):
-        raise AudioError(f"{path}: audio contains NaN or Inf samples")
+        raise AudioError(f"{name}: audio contains NaN or Inf samples")
+    return wav
+
+
+def conform_audio(
+    wav: np.ndarray,
+    rate: int,
+    name: Union[str, Path],
+    fs: int = 16000,
+    resample: bool = False,
+    allow_silent: bool = True,
+) -> np.ndarray:
+    """Bring a checked signal to rate ``fs`` (or refuse) and apply the silence policy.
+
+    Args:
+        wav: float32 ``(T,)`` samples at ``rate``.
+        rate: Its sample rate.
+        name: The file (or scp entry) it came from, for messages.
+        fs: Expected sample rate.
+        resample: If True, resample other rates to ``fs`` with a warning; else raise.
+        allow_silent: If False, an all-zero signal is an error.
+
+    Raises:
+        AudioError: wrong rate (unless ``resample``), or silence when not allowed.
+    """
     if rate != fs:
         if not resample:
-            raise AudioError(f"{path}: sample rate {rate} Hz, expected {fs} Hz")
-        warnings.warn(f"{path}: resampling {rate} Hz to {fs} Hz", stacklevel=2)
+            raise AudioError(f"{name}: sample rate {rate} Hz, expected {fs} Hz")
+        warnings.warn(f"{name}: resampling {rate} Hz to {fs} Hz", stacklevel=3)
         wav = resample_audio(wav, rate, fs)
     if not allow_silent and not np.any(wav):
-        raise AudioError(f"{path}: audio is silent (all samples are zero)")
+        raise AudioError(f"{name}: audio is silent (all samples are zero)")
     return wav
+
+
+def resampled_length(num_samples: int, src_fs: int, dst_fs: int) -> int:
+    """Length of :func:`resample_audio`'s output, ``ceil(num_samples * up / down)``."""
+    g = gcd(src_fs, dst_fs)
+    up, down = dst_fs // g, src_fs // g
+    return -(-num_samples * up // down)
 
 
 def resample_audio(wav: np.ndarray, src_fs: int, dst_fs: int) -> np.ndarray:
     """Polyphase resampling of a ``(T,)`` signal (scipy), returned as float32."""
-    from math import gcd
-
     from scipy.signal import resample_poly
 
     g = gcd(src_fs, dst_fs)

@@ -203,7 +203,8 @@ BAD = {
     "wav_columns": (
         lambda s: _edit(s / "wav.scp", 2, f"{M1} /a.wav /b.wav"),
         3,
-        r"wav.scp:2: expected 2 columns",
+        r"wav.scp:2: .*/a.wav /b.wav: audio file not found \(the whole rest of the line is "
+        r"one path",
     ),
     "unknown_utt": (
         lambda s: _append(s / "text_spk1", "train_mix000099 HI"),
@@ -263,17 +264,19 @@ BAD = {
     "source_length": (
         lambda s: _rewrite(_wav(s, M1, "spk2"), np.zeros(N - 10, np.int16)),
         3,
-        rf"{M1}-spk2.wav: source 2 of utterance '{M1}' has 1590 samples but its mixture",
+        rf"spk2.scp:1: .*{M1}-spk2.wav: source 2 of '{M1}' has 1590 samples at 16000 Hz but "
+        r"its mixture",
     ),
     "num_samples": (
         _num_samples,
         3,
-        rf"utt2num_samples:1: says 1700 samples but .*{M0}-mix.wav has 1600",
+        rf"utt2num_samples:1: says 1700 samples but the audio of '{M0}' has 1600: "
+        rf".*wav.scp:1 \(.*{M0}-mix.wav: 1600 samples at 16000 Hz\)",
     ),
     "rttm_past_end": (
         lambda s: _edit(s / "rttm", 1, f"SPEAKER {M0} 1 0.05 0.1 {SPK}"),
         3,
-        r"rttm:1: segment ends at 0.150 s, past the end of",
+        rf"rttm:1: turn 0.05..0.15 ends past the end of the audio of '{M0}' \(0.1 s\)",
     ),
 }
 

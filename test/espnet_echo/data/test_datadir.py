@@ -90,12 +90,14 @@ def test_k_derived_without_utt2num_spk(tmp_path):
 
 # (file, line, replacement or None to delete, regex the message must match)
 BAD = {
-    "wav_columns": (
+    "rspecifier": (
         "wav.scp",
         2,
-        "dev_mix000001 /a.wav /b.wav",
-        r"wav.scp:2: expected 2 columns",
+        "dev_mix000001 ark:/x/a.ark",
+        r"wav.scp:2: 'ark:/x/a.ark' is a Kaldi rspecifier",
     ),
+    "output_pipe": ("wav.scp", 1, "dev_mix000000 | sox a.wav", r"wav.scp:1: .* output pipe"),
+    "stdin": ("spk1.scp", 1, "dev_mix000000 -", r"spk1.scp:1: '-' \(standard input\)"),
     "spk_columns": ("spk2.scp", 1, "dev_mix000001", r"spk2.scp:1: expected '<key> <value>'"),
     "num_columns": (
         "utt2num_spk",
@@ -104,7 +106,6 @@ BAD = {
         r"utt2num_spk:3: expected 2 columns",
     ),
     "wav_missing": ("wav.scp", None, None, r"wav.scp: file not found"),
-    "pipe": ("wav.scp", 1, "dev_mix000000 sox_a.wav|", r"wav.scp:1: pipe commands"),
     "unknown_text": (
         "text_spk2",
         1,
@@ -166,25 +167,25 @@ BAD = {
         "rttm",
         1,
         "SPEAKER dev_mix000000 1 0.0 0.05 <NA> <NA>",
-        r"rttm:1: expected 10 columns",
+        r"rttm:1: expected 10 fields",
     ),
     "rttm_type": (
         "rttm",
         1,
-        "SPKR-INFO dev_mix000000 1 0.0 0.05 <NA> <NA> flite-kal <NA> <NA>",
-        r"rttm:1: only SPEAKER lines",
+        "SPEEKER dev_mix000000 1 0.0 0.05 <NA> <NA> flite-kal <NA> <NA>",
+        r"rttm:1: unknown RTTM type 'SPEEKER'",
     ),
     "rttm_number": (
         "rttm",
         2,
         "SPEAKER dev_mix000001 1 x 0.05 <NA> <NA> flite-kal <NA> <NA>",
-        r"rttm:2: onset and duration must be numbers",
+        r"rttm:2: <tbeg> and <tdur> must be numbers",
     ),
     "rttm_dur": (
         "rttm",
         2,
-        "SPEAKER dev_mix000001 1 0.0 0 <NA> <NA> flite-kal <NA> <NA>",
-        r"rttm:2: need onset >= 0 and duration > 0",
+        "SPEAKER dev_mix000001 1 0.0 -0.05 <NA> <NA> flite-kal <NA> <NA>",
+        r"rttm:2: <tbeg> and <tdur> must be finite and >= 0",
     ),
     "rttm_utt": (
         "rttm",
@@ -209,13 +210,13 @@ BAD = {
         "espnet_rttm",
         1,
         "SPEAKER dev_mix000000 1 0 800 <NA> <NA> flite-kal <NA> <NA>",
-        r"espnet_rttm:1: expected 9 space-separated columns",
+        r"espnet_rttm:1: expected 9 space-separated fields",
     ),
     "ertm_tab": (
         "espnet_rttm",
         1,
         "SPEAKER\tdev_mix000000 1 0 800 <NA> <NA> flite-kal <NA>",
-        r"espnet_rttm:1: expected 9 space-separated columns",
+        r"espnet_rttm:1: expected 9 space-separated fields",
     ),
     "ertm_type": (
         "espnet_rttm",
@@ -245,8 +246,8 @@ BAD = {
         "espnet_rttm",
         3,
         "SPEAKER dev_mix000001 1 0 1700 <NA> <NA> flite-kal <NA>",
-        r"espnet_rttm:6: END of 'dev_mix000001' says 1600 samples but a segment ends at "
-        r"sample 1700",
+        r"espnet_rttm:3: turn ends at sample 1700, past the END of 'dev_mix000001' "
+        r"\(1600 samples, line 6\)",
     ),
     "ertm_vs_num_samples": (
         "utt2num_samples",
@@ -301,3 +302,77 @@ def test_check_complete_names_missing_file(tmp_path):
     pattern = r"noise.scp: utterance 'dev_mix000001' of .*wav.scp:2 is missing"
     with pytest.raises(DataFileError, match=pattern):
         dd.check_complete()
+
+
+def test_scp_entry_is_the_rest_of_the_line(tmp_path):
+    """As ESPnet's read_2columns_text: a path with spaces, a pipe, an ark offset."""
+    d = make_dir(tmp_path)
+    _edit(d / "wav.scp", 1, "dev_mix000000 /my audio/a b.wav")
+    _edit(d / "wav.scp", 2, "dev_mix000001 sox /x.flac -t wav - |")
+    _edit(d / "spk1.scp", 1, "dev_mix000000 /dump/data_wav.ark:1234")
+    dd = load_data_dir(d)
+    assert dd.wav["dev_mix000000"] == "/my audio/a b.wav"
+    assert dd.wav["dev_mix000001"] == "sox /x.flac -t wav - |"
+    assert dd.sources("dev_mix000000") == ["/dump/data_wav.ark:1234"]
+
+
+def _segments_dir(root: Path) -> Path:
+    import numpy as np
+    import soundfile
+
+    d = root / "seg"
+    d.mkdir(parents=True)
+    x = (np.arange(32000) % 1000 - 500).astype(np.int16)
+    soundfile.write(root / "rec.wav", x, 16000, subtype="PCM_16")
+    _write(d / "wav.scp", [f"recA {root / 'rec.wav'}"])
+    _write(d / "segments", ["recA-0 recA 0.25 1.0", "recA-1 recA 1.0 -1"])
+    _write(d / "utt2spk", ["recA-0 spkX", "recA-1 spkX"])
+    _write(d / "spk2utt", ["spkX recA-0 recA-1"])
+    _write(d / "rttm", ["SPEAKER recA 1 0.5 1.0 <NA> <NA> X <NA> <NA>"])
+    return d
+
+
+def test_segments_give_an_utterance_view(tmp_path):
+    import numpy as np
+
+    d = _segments_dir(tmp_path)
+    dd = load_data_dir(d)
+    assert dd.utts == ["recA-0", "recA-1"] and dd.rec_of("recA-1") == "recA"
+    assert dd.rttm_level == "rec" and list(dd.rttm) == ["recA"]
+    assert dd.utt2spk == {"recA-0": "spkX", "recA-1": "spkX"}  # Kaldi speakers are fine
+    dd.check_complete()  # K comes from the recording-level labels after the cut
+    wav, cut = dd.read_audio("recA-0", fs=16000)
+    assert (cut.begin, cut.length, cut.rec_length) == (4000, 12000, 32000)
+    x = (np.arange(32000) % 1000 - 500) / 32768
+    np.testing.assert_allclose(wav, x[4000:16000])
+    labels = dd.labels("recA-0", cut, 16000, len(wav))
+    assert [(t.spk, t.start, t.end) for t in labels.seconds] == [("X", 0.25, 0.75)]
+    assert [(t.start, t.end) for t in labels.samples] == [(4000, 12000)]
+    assert dd.num_spk["recA-0"] == 1
+    with pytest.warns(UserWarning, match="resampling 16000 Hz to 8000 Hz"):
+        wav, cut = dd.read_audio("recA-1", fs=8000, resample=True)  # -1: to the end
+    assert len(wav) == 8000 and cut.length == 16000
+    labels = dd.labels("recA-1", cut, 8000, len(wav))
+    assert [(t.start, t.end) for t in labels.samples] == [(0, 4000)]
+    assert [(t.start, t.end) for t in labels.seconds] == [(0.0, 0.5)]
+
+
+def test_label_files_use_one_kind_of_key(tmp_path):
+    d = _segments_dir(tmp_path)
+    _write(d / "rttm", [
+        "SPEAKER recA 1 0.5 1.0 <NA> <NA> X <NA> <NA>",
+        "SPEAKER recA-1 1 0.0 0.5 <NA> <NA> X <NA> <NA>",
+    ])
+    with pytest.raises(DataFileError, match=r"rttm:2: 'recA-1' is an utterance id of .*"
+                                            r"segments, but other lines use recording ids"):
+        load_data_dir(d)
+    _write(d / "rttm", ["SPEAKER recA-0 1 0.0 0.5 <NA> <NA> X <NA> <NA>"])
+    assert load_data_dir(d).rttm_level == "utt"
+
+
+def test_utt2spk_and_spk2utt_must_agree(tmp_path):
+    d = _segments_dir(tmp_path)
+    _write(d / "spk2utt", ["spkX recA-0"])
+    pattern = r"utt2spk:2: 'recA-1' \(speaker 'spkX'\) is not in .*spk2utt \(spk2utt must"
+    with pytest.raises(DataFileError, match=pattern):
+        load_data_dir(d)
