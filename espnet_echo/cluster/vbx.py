@@ -44,7 +44,9 @@ order (one per window):
    the turn model still smooths the result; if that pass leaves one of the ``K*``
    speakers without a window (VB merged two forced clusters back), the K-means
    partition is returned as is, with one-hot posteriors. Either way exactly ``K*``
-   speakers own at least one window.
+   speakers own at least one window. In the synthetic tests, merges (``K* < K_vbx``)
+   keep the VB-HMM result, while splits (``K* > K_vbx``) usually end in the K-means
+   fallback: the data do not support the extra speakers.
 
 Degenerate input:
 
