@@ -101,6 +101,16 @@ NOT_CARRIED = {
 }
 
 
+#: Every file this reader uses (besides ``spk{n}.scp`` and ``text_spk{n}``).
+READ = frozenset(
+    {
+        "wav.scp", "segments", "reco2file_and_channel", "noise.scp", "speech_ref.scp",
+        "text", "utt2spk", "spk2utt", "utt2spks", "utt2num_spk", "reco2num_spk",
+        "utt2num_samples", "utt2dur", "reco2dur", "rttm", "espnet_rttm", "uem",
+    }
+)
+
+
 @dataclass
 class Segment:
     """One line of a Kaldi ``segments`` file.
@@ -186,6 +196,8 @@ class DataDir:
         notes: Files present but not used (logged by the format stage).
         text_file: Name pattern of the transcript files (``"text"`` when the single
             Kaldi ``text`` is used as speaker 1).
+        source_file: Name pattern of the source files (``"speech_ref.scp"`` in a
+            ``format_data`` dump, whose one line holds all sources of a mixture).
     """
 
     path: Path
@@ -214,6 +226,10 @@ class DataDir:
     reco2file_and_channel: Optional[Dict[str, Tuple[str, str]]] = None
     notes: List[str] = field(default_factory=list)
     text_file: str = "text_spk{}"
+    source_file: str = "spk{}.scp"
+    _last: Optional[Tuple[str, np.ndarray, int]] = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def utts(self) -> List[str]:
@@ -237,9 +253,9 @@ class DataDir:
         """``file:line`` that defines K of ``utt`` (for error messages)."""
         if self.utt2num_spk is not None and utt in self.utt2num_spk:
             return self.where("utt2num_spk", utt)
-        for group, files in (("spk{}.scp", self.spk), (self.text_file, self.text)):
+        for group, files in ((self.source_file, self.spk), (self.text_file, self.text)):
             for n in sorted(files, reverse=True):
-                key = self.rec_of(utt) if group.startswith("spk") else utt
+                key = self.rec_of(utt) if files is self.spk else utt
                 if key in files[n]:
                     return self.where(group.format(n), key)
         if self.utt2spks is not None and utt in self.utt2spks:
@@ -271,8 +287,9 @@ class DataDir:
             return self.noise[rec], self.where("noise.scp", rec)
         n = int(which)
         if n not in self.spk or rec not in self.spk[n]:
-            raise DataFileError(f"{self.path / f'spk{n}.scp'}: no entry for {rec!r}")
-        return self.spk[n][rec], self.where(f"spk{n}.scp", rec)
+            name = self.source_file.format(n)
+            raise DataFileError(f"{self.path / name}: no source {n} for {rec!r}")
+        return self.spk[n][rec], self.where(self.source_file.format(n), rec)
 
     def read_audio(
         self,
@@ -293,15 +310,22 @@ class DataDir:
 
         Returns:
             ``(wav, cut)``: float32 ``(T,)`` at ``fs`` (or the file's rate), and where it
-            sits in its recording at the recording's own rate (for :meth:`labels`).
+            sits in its recording at the recording's own rate (for :meth:`labels`). With
+            ``segments`` the last recording read is kept, so reading the utterances of a
+            recording in a row decodes it once.
 
         Raises:
             DataFileError: a refused entry form or a segment outside its recording.
             AudioError: unreadable or bad audio; names the scp line and the file.
         """
         entry, where = self.audio_entry(utt, which)
-        wav, rate = read_entry(entry, where)
         seg = self.segments[utt] if self.segments is not None else None
+        if seg is not None and self._last is not None and self._last[0] == entry:
+            wav, rate = self._last[1], self._last[2]  # utterances of one recording in a row
+        else:
+            wav, rate = read_entry(entry, where)
+            if seg is not None:
+                self._last = (entry, wav, rate)
         seg_where = self.where("segments", utt) if seg is not None else ""
         wav, cut, _ = cut_recording(wav, rate, seg, seg_where, f"{where}: {entry}")
         if fs is not None:
@@ -484,11 +508,11 @@ class DataDir:
             "utt2num_spk": self.utt2num_spk,
             "utt2num_samples": self.utt2num_samples,
             "utt2dur": self.utt2dur,
-            "text_spk1": self.text.get(1) if self.text else None,
+            self.text_file.format(1): self.text.get(1) if self.text else None,
         }
         by_rec = {
             "noise.scp": self.noise,
-            "spk1.scp": self.spk.get(1) if self.spk else None,
+            self.source_file.format(1): self.spk.get(1) if self.spk else None,
             "reco2dur": self.reco2dur,
             "reco2num_spk": self.reco2num_spk,
         }
@@ -645,6 +669,37 @@ def _read_audio_scp(ddir: DataDir, name: str) -> Optional[Dict[str, str]]:
     return mapping
 
 
+def _read_speech_ref(ddir: DataDir, num_spk_max: int) -> None:
+    """``speech_ref.scp`` of a ``format_data`` dump: ``<utt> <spk1> ... <spkK>``.
+
+    ESPnet's ``variable_columns_sound`` splits the line on whitespace, so here an entry
+    is one field (no spaces, no pipes). Only without ``spk{n}.scp``.
+    """
+    ref = _read(ddir, "speech_ref.scp", num_fields=None, per="rec")
+    if ref is None:
+        return
+    if ddir.spk:
+        raise DataFileError(
+            f"{ddir.path / 'speech_ref.scp'}: a dir lists its sources in spk{{n}}.scp or in "
+            "speech_ref.scp (format_data dump), not in both"
+        )
+    ddir.source_file = "speech_ref.scp"
+    for key, value in ref.items():
+        where = ddir.where("speech_ref.scp", key)
+        entries = value.split()
+        if len(entries) > num_spk_max:
+            raise DataFileError(
+                f"{where}: {len(entries)} sources, more than num_spk_max={num_spk_max}"
+            )
+        for n, entry in enumerate(entries, 1):
+            if entry_kind(entry, where) == "pipe":
+                raise DataFileError(
+                    f"{where}: a pipe cannot be one column of speech_ref.scp "
+                    "(variable_columns_sound splits on whitespace)"
+                )
+            ddir.spk.setdefault(n, {})[key] = entry
+
+
 def _to_int(
     ddir: DataDir, name: str, mapping: Dict[str, str], lo: int, hi: int
 ) -> Dict[str, int]:
@@ -701,11 +756,14 @@ def _check_group(ddir: DataDir, fmt: str, files: Dict[int, Dict[str, str]]) -> D
     if not files:
         return {}
     top = max(files)
-    audio = fmt.startswith("spk")
+    audio = files is ddir.spk
     counts = {}
     for utt in ddir.wav:
         key = ddir.rec_of(utt) if audio else utt
+        k = ddir.utt2num_spk.get(utt) if ddir.utt2num_spk is not None else None
         listed = [n for n in range(1, top + 1) if key in files.get(n, {})]
+        if not audio and k is not None:  # format_data dump: "<utt>" alone for n > K
+            listed = [n for n in listed if n <= k or files[n][key]]
         if not listed:
             k_group = 0
         else:
@@ -718,7 +776,6 @@ def _check_group(ddir: DataDir, fmt: str, files: Dict[int, Dict[str, str]]) -> D
                         f"{ddir.path / fmt.format(n)} (speaker n is listed for every "
                         f"mixture with K >= n)"
                     )
-        k = ddir.utt2num_spk.get(utt) if ddir.utt2num_spk is not None else None
         if k is None:
             if k_group:
                 counts[utt] = k_group
@@ -736,6 +793,11 @@ def _check_group(ddir: DataDir, fmt: str, files: Dict[int, Dict[str, str]]) -> D
                 f"{k_group}{seg}"
             )
         if k_group < k:
+            if "{}" not in fmt:  # speech_ref.scp: all sources on one line
+                raise DataFileError(
+                    f"{ddir.where(fmt, key)}: utterance {utt!r} has {k_group} sources but "
+                    f"{ddir.where('utt2num_spk', utt)} says K={k}"
+                )
             raise DataFileError(
                 f"{ddir.path / fmt.format(k_group + 1)}: utterance {utt!r} is missing; "
                 f"{ddir.where('utt2num_spk', utt)} says K={k}, so "
@@ -945,6 +1007,7 @@ def load_data_dir(path: PathLike, num_spk_max: int = MAX_SPK) -> DataDir:
     for n in _indexed_files(ddir, _TEXT_SPK, num_spk_max):
         ddir.text[n] = _read(ddir, f"text_spk{n}", num_fields=None, allow_empty=True)
     ddir.noise = _read_audio_scp(ddir, "noise.scp")
+    _read_speech_ref(ddir, num_spk_max)
     text = _read(ddir, "text", num_fields=None, allow_empty=True)
     if text is not None:
         if ddir.text:
@@ -987,6 +1050,12 @@ def load_data_dir(path: PathLike, num_spk_max: int = MAX_SPK) -> DataDir:
     for name, what in NOT_CARRIED.items():
         if (path / name).exists():
             ddir.notes.append(f"{path / name}: not used and not carried ({what})")
+    for p in sorted(path.iterdir()):
+        known = p.name in READ or _SPK_SCP.match(p.name) or _TEXT_SPK.match(p.name)
+        if p.is_file() and not p.name.startswith(".") and not known:
+            if p.name not in NOT_CARRIED:
+                ddir.notes.append(f"{p}: not a file of the contract or of Kaldi/ESPnet data "
+                                  "dirs known here; not used")
 
     _count_speakers(ddir, num_spk_max)
     _read_label_files(ddir)
@@ -1021,7 +1090,7 @@ def _check_spk2utt(ddir: DataDir) -> None:
 
 def _count_speakers(ddir: DataDir, num_spk_max: int) -> None:
     """K per utterance: utt2num_spk wins; the other files must agree with it and each other."""
-    k_spk = _check_group(ddir, "spk{}.scp", ddir.spk)
+    k_spk = _check_group(ddir, ddir.source_file, ddir.spk)
     if ddir.text_file == "text":  # Kaldi's single transcript: one-speaker utterances only
         for utt in ddir.text[1]:
             k = ddir.utt2num_spk.get(utt) if ddir.utt2num_spk is not None else None
@@ -1042,7 +1111,7 @@ def _count_speakers(ddir: DataDir, num_spk_max: int) -> None:
             raise DataFileError(
                 f"{ddir.where(text_file, utt)}: utterance {utt!r} has "
                 f"{k_text[utt]} transcripts but {k_spk[utt]} sources "
-                f"({ddir.where_audio(f'spk{k_spk[utt]}.scp', utt)})"
+                f"({ddir.where_audio(ddir.source_file.format(k_spk[utt]), utt)})"
             )
         k = k_spk.get(utt) or k_text.get(utt)
         if k:

@@ -385,8 +385,10 @@ def test_kaldi_text_and_unused_files(tmp_path, caplog):
     _write(src / "utt2num_spk", ["rec1_a 1", "rec1_b 1"])
     _write(src / "text", ["rec1_a HELLO", "rec1_b WORLD"])
     _write(src / "feats.scp", ["rec1_a /x/feats.ark:10"])
+    _write(src / "rir_spk1.scp", ["rec1 /x/rir.wav"])
     with caplog.at_level(logging.INFO):
         format_data(src, tmp_path / "dump", num_spk=2)
+    assert "rir_spk1.scp: not a file of the contract or of Kaldi/ESPnet" in caplog.text
     assert _lines(tmp_path / "dump" / "text_spk1") == ["rec1_a HELLO", "rec1_b WORLD"]
     assert _lines(tmp_path / "dump" / "text_spk2") == ["rec1_a", "rec1_b"]
     assert "feats.scp: not used and not carried" in caplog.text
@@ -407,3 +409,31 @@ def test_reco2num_spk(tmp_path):
                                             r"speakers, more than its recording 'rec1' "
                                             r"\(.*reco2num_spk:1: 1\)"):
         load_data_dir(src)
+
+
+def test_a_dump_is_read_by_the_same_reader(tmp_path):
+    """The format_data dump (speech_ref.scp, text_spk{n} padded to --num_spk) is a data dir
+    of the one reader too: formatting it again changes nothing."""
+    src = make_kaldi_dir(tmp_path)
+    _write(src / "utt2num_spk", ["rec1_a 2", "rec1_b 2"])
+    dump = tmp_path / "dump"
+    format_data(src, dump, num_spk=3)
+    assert _lines(dump / "text_spk3") == ["rec1_a", "rec1_b"]
+    ddir = load_data_dir(dump)
+    assert ddir.source_file == "speech_ref.scp" and sorted(ddir.spk) == [1, 2]
+    assert ddir.num_spk == {"rec1_a": 2, "rec1_b": 2}
+    wav, cut = ddir.read_audio("rec1_b", 2, fs=16000)
+    assert len(wav) == 48000 and cut.begin == 0
+    again = tmp_path / "again"
+    format_data(dump, again, num_spk=3)
+    for name in ("wav.scp", "speech_ref.scp", "rttm", "espnet_rttm", "uem", "text_spk1",
+                 "text_spk3", "utt2num_samples", "noise.scp"):
+        assert _lines(again / name) == _lines(dump / name), name
+    _write(dump / "text_spk3", ["rec1_a", "rec1_b SOMEONE ELSE"])
+    with pytest.raises(DataFileError, match=r"text_spk3:2: utterance 'rec1_b' has K=2 "
+                                            r"speakers .* but is listed as speaker 3"):
+        load_data_dir(dump)
+    _write(dump / "utt2num_spk", ["rec1_a 2", "rec1_b 3"])
+    with pytest.raises(DataFileError, match=r"speech_ref.scp:2: utterance 'rec1_b' has 2 "
+                                            r"sources but .*utt2num_spk:2 says K=3"):
+        load_data_dir(dump)

@@ -58,3 +58,25 @@ def test_truncated_wav_is_caught(tmp_path):
     path.write_bytes(data[: len(data) - 1000])
     with pytest.raises(AudioError, match="t.wav: truncated WAV file"):
         load_audio(path)
+
+
+def test_read_audio_keeps_the_rate_and_check_signal_scales_integers(tmp_path):
+    from espnet_echo.utils.audio import check_signal, read_audio
+
+    path = _write(tmp_path / "a.wav", np.full(80, 0.25), fs=8000)
+    wav, rate = read_audio(path)
+    assert rate == 8000 and wav.shape == (80,) and wav[0] == pytest.approx(0.25)
+    x = np.array([-32768, 0, 16384], np.int16)
+    np.testing.assert_array_equal(check_signal(x, "x"), [-1.0, 0.0, 0.5])
+    assert check_signal(np.array([[1 << 30]], np.int32), "x")[0] == pytest.approx(0.5)
+    with pytest.raises(AudioError, match="x: expected mono audio, got 3 channels"):
+        check_signal(np.zeros((4, 3)), "x")
+
+
+def test_resampled_length_matches_resample_audio():
+    from espnet_echo.utils.audio import resample_audio, resampled_length
+
+    for n, src, dst in [(24000, 8000, 16000), (1001, 44100, 16000), (7, 16000, 8000)]:
+        assert len(resample_audio(np.zeros(n, np.float32), src, dst)) == resampled_length(
+            n, src, dst
+        )
