@@ -128,7 +128,7 @@ def decode(
             scps.setdefault(n, {})[utt] = str((out / name).resolve())
         for n, text in enumerate(res.texts or [], 1):
             texts.setdefault(n, {})[utt] = text
-    if "diar" in echo.model.heads:
+    if echo.has_diarization:
         with atomic_open(tmp / "rttm") as f:
             f.writelines(line + "\n" for line in rttm_lines)
     write_kaldi_map(tmp / "utt2num_spk", num_spk)

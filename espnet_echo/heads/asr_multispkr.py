@@ -2,8 +2,8 @@
 #  Apache 2.0
 """Multi-speaker ASR head: speaker-differentiating stacks, shared CTC/attention."""
 
-from itertools import groupby, permutations
-from typing import Dict, List, Optional, Tuple, Union
+from itertools import groupby
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 from typeguard import typechecked
@@ -25,7 +25,8 @@ from espnet2.legacy.nets.pytorch_backend.transformer.positionwise_feed_forward i
 )
 from espnet2.legacy.nets.pytorch_backend.transformer.repeat import repeat
 from espnet2.legacy.nets.scorers.ctc import CTCPrefixScorer
-from espnet_echo.heads.abs_head import AbsEchoHead
+from espnet_echo.heads.abs_head import AbsEchoHead, HeadOutput
+from espnet_echo.layers.pit import inverse_permutation, pit_assign
 
 
 class MultiSpkrASRHead(AbsEchoHead):
@@ -37,15 +38,23 @@ class MultiSpkrASRHead(AbsEchoHead):
     shared CTC (``reduce=False``) and a shared attention decoder read every stream.
 
     Training: the CTC loss of every (slot, reference) pair is computed without
-    gradient; the permutation of the S references (absent speakers = empty
-    transcripts) minimising the summed CTC loss is chosen per utterance
-    (exhaustive over the S! permutations); CTC and attention losses are then
-    computed on the permuted references. An empty reference has CTC target "all
+    gradient; the assignment of the S references (absent speakers = empty
+    transcripts) to the S slots minimising the summed CTC loss is chosen per
+    utterance (exact, :func:`espnet_echo.layers.pit.pit_assign` on the pairwise CTC
+    cost; ESPnet's ``pit_espnet`` enumerates the S! permutations for the same
+    minimum); CTC and attention losses are then computed on the permuted
+    references. An empty reference has CTC target "all
     blank" and decoder target ``<eos>``.
     ``loss = ctc_weight * loss_ctc + (1 - ctc_weight) * loss_att``, both averaged
     over the B * S streams (ESPnet's convention).
 
     Token conventions: ``<blank>`` = 0, ``<sos/eos>`` = vocab_size - 1, padding -1.
+
+    Output of :meth:`infer`: ``hs`` (B, S, T, output_size) per-slot streams and
+    ``hlens`` (B,). :meth:`decode` adds ``tokens`` (B, S, L) and ``token_lengths``
+    (B, S): CTC best path when ``beam_size`` is 1 (or the head has no decoder),
+    otherwise ESPnet's joint CTC/attention ``BeamSearch``, built once per
+    (beam_size, ctc_weight) and kept (outside the state dict).
 
     Args:
         encoder_output_size: Feature dimension D of the encoder features.
@@ -69,9 +78,16 @@ class MultiSpkrASRHead(AbsEchoHead):
         sym_blank: Blank token.
         report_cer: Report CER when not training.
         report_wer: Report WER when not training.
+
+    Raises:
+        ValueError: ``num_spk < 1``, ``ctc_weight`` outside [0, 1],
+            ``vocab_size < 3`` or a token_list of another length.
     """
 
-    required_keys = ("text", "text_lengths")
+    ref_kinds = ("text",)
+    output_kinds = ("tokens",)
+    build_args = ("encoder_output_size", "num_spk", "vocab_size", "token_list")
+    decode_options = ("beam_size", "ctc_weight", "maxlenratio", "minlenratio")
 
     @typechecked
     def __init__(
@@ -96,9 +112,7 @@ class MultiSpkrASRHead(AbsEchoHead):
         report_cer: bool = True,
         report_wer: bool = True,
     ):
-        super().__init__()
-        if num_spk < 1:
-            raise ValueError(f"num_spk must be >= 1, got {num_spk}")
+        super().__init__(encoder_output_size, num_spk)
         if not 0.0 <= ctc_weight <= 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1], got {ctc_weight}")
         if vocab_size < 3:
@@ -107,10 +121,8 @@ class MultiSpkrASRHead(AbsEchoHead):
             raise ValueError(
                 f"token_list has {len(token_list)} tokens but vocab_size={vocab_size}"
             )
-        self.encoder_output_size = encoder_output_size
         self.vocab_size = vocab_size
         self.token_list = None if token_list is None else list(token_list)
-        self.num_spk = num_spk
         self.blank_id = 0
         self.sos = self.eos = vocab_size - 1
         self.ignore_id = -1
@@ -162,31 +174,16 @@ class MultiSpkrASRHead(AbsEchoHead):
             self.error_calculator = None
         self.report_cer = report_cer
         self.report_wer = report_wer
-        self.register_buffer(
-            "_perms",
-            torch.tensor(list(permutations(range(num_spk))), dtype=torch.long),
-            persistent=False,
-        )
-        #: Slot-to-reference permutation of the last forward (B, S): slot ``i`` was
-        #: trained on reference ``last_perm[b, i]``.
-        self.last_perm: Optional[torch.Tensor] = None
+        # BeamSearch per (beam_size, ctc_weight), built on first use. A plain dict:
+        # the searches hold this head's decoder and CTC, and must stay out of the
+        # module tree (state dict, .to()).
+        self._beam_searches: Dict[Tuple[int, float], BeamSearch] = {}
 
     def output_size(self) -> int:
         """Attention dimension of the per-slot streams."""
         return self._output_size
 
     # ---------------------------------------------------------------- encoding
-    def _check_feats(self, feats: torch.Tensor, feats_lens: torch.Tensor) -> None:
-        if feats.dim() != 3 or feats.size(-1) != self.encoder_output_size:
-            raise ValueError(
-                f"feats must be (B, T, {self.encoder_output_size}), "
-                f"got {tuple(feats.shape)}"
-            )
-        if feats_lens.shape != (feats.size(0),):
-            raise ValueError(
-                f"feats_lens must be ({feats.size(0)},), got {tuple(feats_lens.shape)}"
-            )
-
     def encode_slots(
         self, feats: torch.Tensor, feats_lens: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -251,30 +248,37 @@ class MultiSpkrASRHead(AbsEchoHead):
             raise ValueError("text contains token ids outside [0, vocab_size)")
         return text, text_lengths
 
-    def _pit_permutation(
+    def pairwise_ctc_cost(
         self,
         hs: torch.Tensor,
         hlens: torch.Tensor,
         text: torch.Tensor,
         text_lengths: torch.Tensor,
     ) -> torch.Tensor:
-        """Best slot-to-reference permutation by CTC (B, S): slot i -> ref p[i]."""
+        """CTC loss of every (slot, reference) pair, without gradient.
+
+        Args:
+            hs: Streams (B, S, T, D').
+            hlens: Valid frames (B,).
+            text: References (B, S, L), padded with -1.
+            text_lengths: (B, S).
+
+        Returns:
+            cost (B, S_slots, S_refs) (ESPnet's ``CTC(reduce=False)`` values, i.e.
+            divided by the number of pairs, which does not change the assignment).
+        """
         bs, n_slots, t, d = hs.shape
-        max_len = text.size(2)
+        n_refs, max_len = text.size(1), text.size(2)
         with torch.no_grad():
-            hs_pair = hs[:, :, None].expand(bs, n_slots, n_slots, t, d)
-            ys_pair = text[:, None].expand(bs, n_slots, n_slots, max_len)
-            yl_pair = text_lengths[:, None].expand(bs, n_slots, n_slots)
-            pair = self.ctc(
+            hs_pair = hs[:, :, None].expand(bs, n_slots, n_refs, t, d)
+            ys_pair = text[:, None].expand(bs, n_slots, n_refs, max_len)
+            yl_pair = text_lengths[:, None].expand(bs, n_slots, n_refs)
+            return self.ctc(
                 hs_pair.reshape(-1, t, d),
-                hlens.repeat_interleave(n_slots * n_slots),
-                ys_pair.reshape(bs * n_slots * n_slots, max_len),
+                hlens.repeat_interleave(n_slots * n_refs),
+                ys_pair.reshape(bs * n_slots * n_refs, max_len),
                 yl_pair.reshape(-1),
-            ).reshape(bs, n_slots, n_slots)  # [b, slot, ref]
-            slot_idx = torch.arange(n_slots, device=hs.device)
-            perms = self._perms.to(hs.device)  # (P, S)
-            cost = pair[:, slot_idx[None, :], perms].sum(-1)  # (B, P)
-            return perms[cost.argmin(dim=1)]
+            ).reshape(bs, n_slots, n_refs)  # [b, slot, ref]
 
     def _calc_att_loss(
         self,
@@ -323,46 +327,74 @@ class MultiSpkrASRHead(AbsEchoHead):
             wer = ec.calculate_wer(seqs_hat, seqs_true)
         return cer, wer
 
-    def forward(
+    def infer(
         self,
         feats: torch.Tensor,
         feats_lens: torch.Tensor,
-        text: torch.Tensor = None,
-        text_lengths: torch.Tensor = None,
-        num_spk: torch.Tensor = None,
-        **kwargs,
-    ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]]]:
-        """PIT CTC + attention loss.
+        speech: Optional[torch.Tensor] = None,
+        speech_lengths: Optional[torch.Tensor] = None,
+    ) -> HeadOutput:
+        """Per-slot streams (see :meth:`encode_slots`).
 
         Args:
             feats: Encoder features (B, T, D).
             feats_lens: Valid frames (B,).
+            speech: Unused (the head reads only the features).
+            speech_lengths: Unused.
+
+        Returns:
+            ``hs`` (B, S, T, output_size) and ``hlens`` (B,).
+
+        Raises:
+            ValueError: feats not (B, T, D) or feats_lens not (B,).
+        """
+        hs, hlens = self.encode_slots(feats, feats_lens)
+        return {"hs": hs, "hlens": hlens}
+
+    def loss(
+        self,
+        output: HeadOutput,
+        text: Optional[torch.Tensor] = None,
+        text_lengths: Optional[torch.Tensor] = None,
+        num_spk: Optional[torch.Tensor] = None,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]], torch.Tensor]:
+        """PIT CTC + attention loss.
+
+        Args:
+            output: :meth:`infer` output (``hs``, ``hlens``).
             text: Token ids (B, S', L) padded with -1, S' <= S (missing slots and
                 zero-length rows are absent speakers).
             text_lengths: Tokens per transcript (B, S'), 0 for absent speakers.
             num_spk: Optional speaker count per utterance (B,), only validated.
+            **kwargs: Ignored (other references).
 
         Returns:
             loss: Scalar.
             stats: ``loss``, ``loss_ctc``, ``loss_att``, ``acc`` and, when token_list
                 is set, ``cer``/``wer`` of the CTC greedy output (None in training
                 or when every reference is empty).
+            perm: (B, S): slot ``perm[b, k]`` is trained on reference ``k``.
+
+        Raises:
+            ValueError: missing or malformed text, token ids outside the
+                vocabulary, more speakers than slots.
         """
         if text is None or text_lengths is None:
-            raise ValueError("MultiSpkrASRHead.forward needs text and text_lengths")
-        bs = feats.size(0)
-        hs, hlens = self.encode_slots(feats, feats_lens)
+            raise ValueError("MultiSpkrASRHead.loss needs text and text_lengths")
+        hs, hlens = output["hs"], output["hlens"]
+        bs = hs.size(0)
         text, text_lengths = self._check_text(
             text.to(hs.device), text_lengths.to(hs.device), bs, num_spk
         )
         n_slots = self.num_spk
 
-        perm = self._pit_permutation(hs, hlens, text, text_lengths)  # (B, S)
-        self.last_perm = perm.detach().cpu()
+        perm = pit_assign(self.pairwise_ctc_cost(hs, hlens, text, text_lengths))
+        ref_of_slot = inverse_permutation(perm).to(hs.device)  # slot i -> reference
         text = torch.gather(
-            text, 1, perm[:, :, None].expand(bs, n_slots, text.size(2))
+            text, 1, ref_of_slot[:, :, None].expand(bs, n_slots, text.size(2))
         )
-        text_lengths = torch.gather(text_lengths, 1, perm)
+        text_lengths = torch.gather(text_lengths, 1, ref_of_slot)
 
         hs_flat = hs.reshape(bs * n_slots, hs.size(2), hs.size(3))
         hl_flat = hlens.repeat_interleave(n_slots)
@@ -396,93 +428,104 @@ class MultiSpkrASRHead(AbsEchoHead):
                     stats["cer"], stats["wer"] = self._error_rates(
                         hs_flat, hl_flat, ys_flat
                     )
-        return loss, stats
+        return loss, stats, perm
 
     # --------------------------------------------------------------- inference
-    @torch.no_grad()
-    def recognize(
-        self,
-        feats: torch.Tensor,
-        feats_lens: Optional[torch.Tensor] = None,
-        beam_size: int = 4,
-        ctc_weight: float = 0.3,
-        maxlenratio: float = 0.0,
-        minlenratio: float = 0.0,
-        greedy: bool = False,
-        drop_empty: bool = True,
-    ) -> List[List[int]]:
-        """Transcribe one utterance, one hypothesis per slot.
-
-        Args:
-            feats: Encoder features (1, T, D).
-            feats_lens: Valid frames (1,); None: all T.
-            beam_size: Beam size.
-            ctc_weight: CTC prefix-score weight of the joint beam search.
-            maxlenratio: BeamSearch ``maxlenratio`` (0: up to T tokens).
-            minlenratio: BeamSearch ``minlenratio``.
-            greedy: CTC best-path decoding instead of beam search (fast). Also used
-                when the head has no decoder.
-            drop_empty: Drop empty hypotheses (null slots), so at most S remain.
-
-        Returns:
-            Token ids per (kept) slot, without blank/sos/eos.
-        """
-        if feats.dim() != 3 or feats.size(0) != 1:
-            raise ValueError(
-                f"recognize takes feats (1, T, D), got {tuple(feats.shape)}"
+    def _beam_search(self, beam_size: int, ctc_weight: float) -> BeamSearch:
+        """ESPnet's joint CTC/attention BeamSearch, built once per setting."""
+        key = (int(beam_size), float(ctc_weight))
+        if key not in self._beam_searches:
+            self._beam_searches[key] = BeamSearch(
+                scorers={
+                    "decoder": self.decoder,
+                    "ctc": CTCPrefixScorer(ctc=self.ctc, eos=self.eos),
+                },
+                weights={"decoder": 1.0 - ctc_weight, "ctc": ctc_weight},
+                beam_size=beam_size,
+                vocab_size=self.vocab_size,
+                sos=self.sos,
+                eos=self.eos,
+                token_list=self.token_list,
+                pre_beam_score_key="full",
             )
-        if feats_lens is None:
-            feats_lens = torch.tensor([feats.size(1)], device=feats.device)
-        was_training = self.training
-        self.eval()  # no dropout while decoding; the mode is restored below
-        try:
-            hyps = self._recognize(
-                feats,
-                feats_lens,
-                beam_size,
-                ctc_weight,
-                maxlenratio,
-                minlenratio,
-                greedy,
-            )
-        finally:
-            self.train(was_training)
-        if drop_empty:
-            hyps = [h for h in hyps if len(h) > 0]
-        return hyps
+        return self._beam_searches[key]
 
-    def _recognize(
+    def _decode_streams(
         self,
-        feats: torch.Tensor,
-        feats_lens: torch.Tensor,
+        hs: torch.Tensor,
+        n: int,
         beam_size: int,
         ctc_weight: float,
         maxlenratio: float,
         minlenratio: float,
-        greedy: bool,
     ) -> List[List[int]]:
-        hs, hlens = self.encode_slots(feats, feats_lens)
-        n = int(hlens[0])
-        hs = hs[0, :, :n]  # (S, T, D)
-        if greedy or self.decoder is None:
-            return self._ctc_greedy(hs, hlens.new_full((self.num_spk,), n))
-        beam = BeamSearch(
-            scorers={
-                "decoder": self.decoder,
-                "ctc": CTCPrefixScorer(ctc=self.ctc, eos=self.eos),
-            },
-            weights={"decoder": 1.0 - ctc_weight, "ctc": ctc_weight},
-            beam_size=beam_size,
-            vocab_size=self.vocab_size,
-            sos=self.sos,
-            eos=self.eos,
-            token_list=self.token_list,
-            pre_beam_score_key="full",
-        )
+        """One hypothesis per slot of one utterance's streams (S, T, D').
+
+        CTC best path when ``beam_size`` is 1 or the head has no decoder, else the
+        joint CTC/attention beam search (ESPnet's ``BeamSearch``, as in
+        ``espnet2.bin.asr_inference.Speech2Text``).
+        """
+        hs = hs[:, :n]
+        if beam_size == 1 or self.decoder is None:
+            return self._ctc_greedy(hs, torch.full((self.num_spk,), n, dtype=torch.long))
+        beam = self._beam_search(beam_size, ctc_weight)
+        special = (self.sos, self.eos, self.blank_id)
         hyps = []
         for s in range(self.num_spk):
             nbest = beam(x=hs[s], maxlenratio=maxlenratio, minlenratio=minlenratio)
             ids = nbest[0].yseq.tolist() if nbest else []
-            special = (self.sos, self.eos, self.blank_id)
             hyps.append([i for i in ids if i not in special])
         return hyps
+
+    @torch.no_grad()
+    def decode(self, output: HeadOutput, options: Mapping[str, Any]) -> HeadOutput:
+        """Transcribe every slot of every utterance.
+
+        Args:
+            output: :meth:`infer` output (``hs``, ``hlens``).
+            options: ``beam_size`` (default 1: CTC best path), ``ctc_weight`` (0.3),
+                ``maxlenratio`` (0.0: up to T tokens), ``minlenratio`` (0.0), as in
+                ESPnet's ``Speech2Text``.
+
+        Returns:
+            The output plus ``tokens`` (B, S, L) long, padded with -1, without
+            blank/sos/eos, and ``token_lengths`` (B, S) (0: empty hypothesis, a null
+            slot).
+
+        Raises:
+            ValueError: ``beam_size < 1``.
+        """
+        beam_size = int(options.get("beam_size", 1))
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        hs, hlens = output["hs"], output["hlens"]
+        was_training = self.training
+        self.eval()  # no dropout while decoding; the mode is restored below
+        try:
+            hyps = [
+                self._decode_streams(
+                    hs[b],
+                    int(hlens[b]),
+                    beam_size,
+                    float(options.get("ctc_weight", 0.3)),
+                    float(options.get("maxlenratio", 0.0)),
+                    float(options.get("minlenratio", 0.0)),
+                )
+                for b in range(hs.size(0))
+            ]
+        finally:
+            self.train(was_training)
+        lengths = torch.tensor([[len(h) for h in hb] for hb in hyps], dtype=torch.long)
+        tokens = torch.full(
+            (hs.size(0), self.num_spk, max(1, int(lengths.max()) if hyps else 1)),
+            self.ignore_id,
+            dtype=torch.long,
+        )
+        for b, hb in enumerate(hyps):
+            for s, h in enumerate(hb):
+                tokens[b, s, : len(h)] = torch.tensor(h, dtype=torch.long)
+        return {
+            **output,
+            "tokens": tokens.to(hs.device),
+            "token_lengths": lengths.reshape(hs.size(0), self.num_spk).to(hs.device),
+        }

@@ -6,77 +6,38 @@ import math
 from typing import Dict, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from typeguard import typechecked
 
 from espnet2.diar.espnet_model import ESPnetDiarizationModel
-from espnet_echo.heads.abs_head import AbsEchoHead
+from espnet_echo.heads.abs_head import AbsEchoHead, HeadOutput
+from espnet_echo.layers.pit import inverse_permutation, matched_cost, pit_assign
 
 
-def frame_labels(
-    sample_labels: torch.Tensor,
-    speech_lengths: torch.Tensor,
-    num_frames: int,
-    frame_shift: int,
-) -> torch.Tensor:
-    """Aggregate sample-level speaker activity to frames by majority vote.
-
-    Frame ``t`` covers samples ``[t * frame_shift, (t + 1) * frame_shift)``. A speaker
-    is active in a frame when more than half of the frame's valid samples (those
-    before ``speech_lengths``) are active. Frames without valid samples are 0, and
-    the output is cut or zero-padded to ``num_frames``.
-
-    (ESPnet's ``LabelAggregate`` frames like an STFT with centre padding and a
-    window, which does not match an encoder whose frame ``t`` starts at sample
-    ``t * frame_shift``; hence these few lines.)
-
-    Args:
-        sample_labels: Sample-level 0/1 activity (B, N, S).
-        speech_lengths: Valid samples per utterance (B,).
-        num_frames: Number of output frames T.
-        frame_shift: Samples per frame.
-
-    Returns:
-        Frame-level 0/1 activity (B, T, S), float.
-    """
-    if sample_labels.dim() != 3:
-        raise ValueError(
-            f"sample_labels must be (B, N, S), got shape {tuple(sample_labels.shape)}"
-        )
-    if frame_shift <= 0 or num_frames < 0:
-        raise ValueError(
-            f"need frame_shift > 0 and num_frames >= 0, got {frame_shift}, "
-            f"{num_frames}"
-        )
-    bs, n_samples, n_spk = sample_labels.shape
-    if speech_lengths.shape != (bs,):
-        raise ValueError(
-            f"speech_lengths must be ({bs},), got {tuple(speech_lengths.shape)}"
-        )
-    labels = (sample_labels > 0.5).float()
-    valid = (
-        torch.arange(n_samples, device=labels.device)[None, :]
-        < speech_lengths.to(labels.device)[:, None]
-    ).float()
-    labels = labels * valid[:, :, None]
-    total = num_frames * frame_shift
-    if n_samples < total:
-        labels = torch.nn.functional.pad(labels, (0, 0, 0, total - n_samples))
-        valid = torch.nn.functional.pad(valid, (0, total - n_samples))
-    labels = labels[:, :total].reshape(bs, num_frames, frame_shift, n_spk).sum(2)
-    counts = valid[:, :total].reshape(bs, num_frames, frame_shift).sum(2)
-    counts = counts[:, :, None]
-    return ((2 * labels > counts) & (counts > 0)).float()
+def _length_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """Bool (B, T): frame t of utterance b is valid."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
 class EENDDiarHead(AbsEchoHead):
     """EEND diarization head (SA-EEND style) over RWSE-fused encoder features.
 
     A linear layer (optionally after one hidden layer) predicts one activity logit
-    per output slot and frame. Training uses ESPnet's permutation-invariant BCE
-    (``ESPnetDiarizationModel.pit_loss``, reused as-is) over all ``num_spk`` slots,
-    so absent speakers are simply all-zero label columns. The number of speakers is
+    per output slot and frame. Training uses the permutation-invariant BCE of
+    SA-EEND (Fujita et al., Interspeech 2019; ESPnet's
+    ``ESPnetDiarizationModel.pit_loss``), computed as a pairwise cost
+    ``cost[b, s, k] = sum_t BCE(logit[b, t, s], label[b, t, k]) / S`` over the valid
+    frames and assigned exactly by :func:`espnet_echo.layers.pit.pit_assign` (the
+    same minimum as ESPnet's enumeration of the S! permutations). The loss is the
+    matched cost summed over the batch and divided by the number of valid frames,
+    as in ESPnet. All ``num_spk`` slots are assigned, so absent speakers are simply
+    all-zero label columns. Diarization error stats come from ESPnet's
+    ``ESPnetDiarizationModel.calc_diarization_error``. The number of speakers is
     estimated as the number of slots active for at least ``min_active_frames``
     frames.
+
+    Output of :meth:`infer`: ``logits`` (B, T, S), ``activity`` (B, T, S)
+    posteriors (zero on padded frames) and ``activity_lengths`` (B,).
 
     Args:
         encoder_output_size: Feature dimension D of the encoder features.
@@ -88,15 +49,13 @@ class EENDDiarHead(AbsEchoHead):
         max_length_diff: Largest tolerated difference between the label and the
             feature lengths (labels are then cut or zero-padded); larger
             differences raise ``ValueError``.
+
+    Raises:
+        ValueError: ``num_spk < 1`` or ``threshold`` outside (0, 1).
     """
 
-    required_keys = ("spk_labels",)
-
-    # ESPnet's PIT-BCE, reused as plain functions: they only need ``self`` to
-    # provide these three names and a parameter to infer the device from.
-    pit_loss = ESPnetDiarizationModel.pit_loss
-    pit_loss_single_permute = ESPnetDiarizationModel.pit_loss_single_permute
-    create_length_mask = ESPnetDiarizationModel.create_length_mask
+    ref_kinds = ("spk_labels",)
+    output_kinds = ("activity",)
 
     @typechecked
     def __init__(
@@ -109,13 +68,9 @@ class EENDDiarHead(AbsEchoHead):
         min_active_frames: int = 1,
         max_length_diff: int = 2,
     ):
-        super().__init__()
-        if num_spk < 1:
-            raise ValueError(f"num_spk must be >= 1, got {num_spk}")
+        super().__init__(encoder_output_size, num_spk)
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-        self.encoder_output_size = encoder_output_size
-        self.num_spk = num_spk
         self.threshold = threshold
         self.min_active_frames = min_active_frames
         self.max_length_diff = max_length_diff
@@ -129,43 +84,69 @@ class EENDDiarHead(AbsEchoHead):
         else:
             layers += [torch.nn.Linear(encoder_output_size, num_spk)]
         self.proj = torch.nn.Sequential(*layers)
-        #: Slot-to-label permutation of the last forward (B, S): slot ``i`` was
-        #: matched with label column ``last_perm[b, i]``.
-        self.last_perm: Optional[torch.Tensor] = None
 
-    def _check_feats(self, feats: torch.Tensor, feats_lens: torch.Tensor) -> None:
-        if feats.dim() != 3 or feats.size(-1) != self.encoder_output_size:
-            raise ValueError(
-                f"feats must be (B, T, {self.encoder_output_size}), "
-                f"got {tuple(feats.shape)}"
-            )
-        if feats_lens.shape != (feats.size(0),):
-            raise ValueError(
-                f"feats_lens must be ({feats.size(0)},), got {tuple(feats_lens.shape)}"
-            )
-
-    def logits(self, feats: torch.Tensor, feats_lens: torch.Tensor) -> torch.Tensor:
-        """Per-slot activity logits.
+    # ----------------------------------------------------------------- network
+    def infer(
+        self,
+        feats: torch.Tensor,
+        feats_lens: torch.Tensor,
+        speech: Optional[torch.Tensor] = None,
+        speech_lengths: Optional[torch.Tensor] = None,
+    ) -> HeadOutput:
+        """Per-slot activity logits and posteriors.
 
         Args:
             feats: Encoder features (B, T, D).
             feats_lens: Valid frames (B,).
+            speech: Unused (the head reads only the features).
+            speech_lengths: Unused.
 
         Returns:
-            Logits (B, T, S).
+            ``logits`` (B, T, S), ``activity`` (B, T, S) posteriors, zero on padded
+            frames, and ``activity_lengths`` (B,) long.
+
+        Raises:
+            ValueError: feats not (B, T, D) or feats_lens not (B,).
         """
         self._check_feats(feats, feats_lens)
-        return self.proj(feats)
+        logits = self.proj(feats)
+        lengths = feats_lens.to(logits.device).long()
+        mask = _length_mask(lengths, logits.size(1))
+        return {
+            "logits": logits,
+            "activity": torch.sigmoid(logits) * mask[:, :, None],
+            "activity_lengths": lengths,
+        }
 
-    def _align_labels(
-        self, spk_labels: torch.Tensor, num_frames: int, feats: torch.Tensor
+    @torch.no_grad()
+    def estimate_num_spk(
+        self, feats: torch.Tensor, feats_lens: torch.Tensor
     ) -> torch.Tensor:
-        if spk_labels.dim() != 3 or spk_labels.size(0) != feats.size(0):
+        """Estimated number of speakers per utterance (B,), long.
+
+        A slot counts when its posterior exceeds ``threshold`` on at least
+        ``min_active_frames`` valid frames.
+        """
+        out = self.infer(feats, feats_lens)
+        return self._count_speakers(out["logits"], out["activity_lengths"])
+
+    def _count_speakers(
+        self, logits: torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        mask = _length_mask(lengths.to(logits.device), logits.size(1))
+        active = (torch.sigmoid(logits) > self.threshold) & mask[:, :, None]
+        return (active.sum(1) >= self.min_active_frames).sum(-1)
+
+    # -------------------------------------------------------------------- loss
+    def _align_labels(
+        self, spk_labels: torch.Tensor, num_frames: int, logits: torch.Tensor
+    ) -> torch.Tensor:
+        if spk_labels.dim() != 3 or spk_labels.size(0) != logits.size(0):
             raise ValueError(
-                f"spk_labels must be (B={feats.size(0)}, T, S), "
+                f"spk_labels must be (B={logits.size(0)}, T, S), "
                 f"got {tuple(spk_labels.shape)}"
             )
-        labels = spk_labels.to(device=feats.device, dtype=feats.dtype)
+        labels = spk_labels.to(device=logits.device, dtype=logits.dtype)
         n_spk = labels.size(2)
         if n_spk > self.num_spk:
             if (labels[:, :, self.num_spk :] != 0).any():
@@ -175,7 +156,7 @@ class EENDDiarHead(AbsEchoHead):
                 )
             labels = labels[:, :, : self.num_spk]
         elif n_spk < self.num_spk:
-            labels = torch.nn.functional.pad(labels, (0, self.num_spk - n_spk))
+            labels = F.pad(labels, (0, self.num_spk - n_spk))
         diff = labels.size(1) - num_frames
         if abs(diff) > self.max_length_diff:
             raise ValueError(
@@ -185,51 +166,65 @@ class EENDDiarHead(AbsEchoHead):
         if diff > 0:
             labels = labels[:, :num_frames]
         elif diff < 0:
-            labels = torch.nn.functional.pad(labels, (0, 0, 0, -diff))
+            labels = F.pad(labels, (0, 0, 0, -diff))
         return labels
 
-    def _count_speakers(
-        self, logits: torch.Tensor, feats_lens: torch.Tensor
+    def pairwise_cost(
+        self, logits: torch.Tensor, labels: torch.Tensor, lengths: torch.Tensor
     ) -> torch.Tensor:
-        mask = (
-            torch.arange(logits.size(1), device=logits.device)[None, :]
-            < feats_lens.to(logits.device)[:, None]
-        )
-        active = (torch.sigmoid(logits) > self.threshold) & mask[:, :, None]
-        return (active.sum(1) >= self.min_active_frames).sum(-1)
+        """BCE of every (slot, label column) pair over the valid frames.
 
-    def forward(
+        Args:
+            logits: Activity logits (B, T, S).
+            labels: 0/1 activity (B, T, S), aligned to the frames.
+            lengths: Valid frames (B,).
+
+        Returns:
+            ``cost[b, s, k] = sum_{t < len_b} BCE(logits[b, t, s], labels[b, t, k]) / S``
+            (B, S, S), differentiable w.r.t. the logits.
+        """
+        bs, t, n = logits.shape
+        bce = F.binary_cross_entropy_with_logits(
+            logits[:, :, :, None].expand(bs, t, n, n),
+            labels[:, :, None, :].expand(bs, t, n, n),
+            reduction="none",
+        )  # (B, T, slot, label)
+        mask = _length_mask(lengths, t).to(bce.dtype)
+        return (bce * mask[:, :, None, None]).sum(1) / n
+
+    def loss(
         self,
-        feats: torch.Tensor,
-        feats_lens: torch.Tensor,
-        spk_labels: torch.Tensor = None,
-        spk_labels_lengths: torch.Tensor = None,
-        num_spk: torch.Tensor = None,
+        output: HeadOutput,
+        spk_labels: Optional[torch.Tensor] = None,
+        num_spk: Optional[torch.Tensor] = None,
         **kwargs,
-    ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]]]:
+    ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]], torch.Tensor]:
         """PIT BCE loss and diarization error stats.
 
         Args:
-            feats: Encoder features (B, T, D).
-            feats_lens: Valid frames (B,).
+            output: :meth:`infer` output (``logits``, ``activity_lengths``).
             spk_labels: Frame-level 0/1 activity aligned to the encoder frames
                 (B, T, S'), S' <= S (missing columns = absent speakers).
-            spk_labels_lengths: Unused (equal to ``feats_lens``).
             num_spk: Optional true speaker count K per utterance (B,); otherwise K is
                 the number of label columns with any activity.
+            **kwargs: Ignored (other references).
 
         Returns:
-            loss: Scalar PIT BCE (mean over valid frames).
+            loss: Scalar PIT BCE (sum over the batch / valid frames).
             stats: ``loss``, ``der``, ``miss``, ``fa``, ``conf`` (ratios of the scored
                 speaker time; None when nothing is scored) and ``spk_count_acc``.
+            perm: (B, S): slot ``perm[b, k]`` estimates label column ``k``.
+
+        Raises:
+            ValueError: missing or malformed ``spk_labels``/``num_spk``.
         """
         if spk_labels is None:
-            raise ValueError("EENDDiarHead.forward needs spk_labels")
-        logits = self.logits(feats, feats_lens)
-        labels = self._align_labels(spk_labels, logits.size(1), feats)
-        lengths = feats_lens.to(logits.device)
+            raise ValueError("EENDDiarHead.loss needs spk_labels")
+        logits = output["logits"]
+        lengths = output["activity_lengths"]
+        labels = self._align_labels(spk_labels, logits.size(1), logits)
         if num_spk is not None:
-            if num_spk.shape != (feats.size(0),):
+            if num_spk.shape != (logits.size(0),):
                 raise ValueError(f"num_spk must be (B,), got {tuple(num_spk.shape)}")
             if int(num_spk.max()) > self.num_spk:
                 raise ValueError(
@@ -237,10 +232,14 @@ class EENDDiarHead(AbsEchoHead):
                     f"only {self.num_spk} slots"
                 )
 
-        loss, min_idx, permute_list, label_perm = self.pit_loss(logits, labels, lengths)
-        self.last_perm = torch.stack(
-            [torch.as_tensor(permute_list[i]) for i in min_idx.tolist()]
-        ).long()
+        cost = self.pairwise_cost(logits, labels, lengths)
+        perm = pit_assign(cost)
+        loss = matched_cost(cost, perm).sum() / lengths.sum().float()
+        # label_perm[b, t, s] = label column estimated by slot s
+        ref_of_slot = inverse_permutation(perm)
+        label_perm = torch.gather(
+            labels, 2, ref_of_slot[:, None, :].expand_as(labels)
+        )
 
         # calc_diarization_error thresholds the logits at 0 (posterior 0.5)
         shift = math.log(self.threshold / (1.0 - self.threshold))
@@ -270,10 +269,7 @@ class EENDDiarHead(AbsEchoHead):
             if num_spk is not None:
                 ref_k = num_spk.to(est_k.device)
             else:
-                mask = (
-                    torch.arange(labels.size(1), device=labels.device)[None, :]
-                    < lengths[:, None]
-                )
+                mask = _length_mask(lengths, labels.size(1))
                 ref_k = ((labels * mask[:, :, None]).sum(1) > 0).sum(-1)
             spk_count_acc = (est_k == ref_k).float().mean()
 
@@ -288,29 +284,4 @@ class EENDDiarHead(AbsEchoHead):
             conf=_t(conf),
             spk_count_acc=spk_count_acc.detach(),
         )
-        return loss, stats
-
-    @torch.no_grad()
-    def inference(self, feats: torch.Tensor, feats_lens: torch.Tensor) -> torch.Tensor:
-        """Speaker activity posteriors.
-
-        Args:
-            feats: Encoder features (B, T, D).
-            feats_lens: Valid frames (B,).
-
-        Returns:
-            Posteriors (B, T, S), zero on padded frames.
-        """
-        probs = torch.sigmoid(self.logits(feats, feats_lens))
-        mask = (
-            torch.arange(probs.size(1), device=probs.device)[None, :]
-            < feats_lens.to(probs.device)[:, None]
-        )
-        return probs * mask[:, :, None]
-
-    @torch.no_grad()
-    def estimate_num_spk(
-        self, feats: torch.Tensor, feats_lens: torch.Tensor
-    ) -> torch.Tensor:
-        """Estimated number of speakers per utterance (B,), long."""
-        return self._count_speakers(self.logits(feats, feats_lens), feats_lens)
+        return loss, stats, perm

@@ -2,19 +2,18 @@
 #  Apache 2.0
 """Conv-TasNet style separation head conditioned on the shared encoder."""
 
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
 from typeguard import typechecked
 
 from espnet2.enh.decoder.conv_decoder import ConvDecoder
 from espnet2.enh.encoder.conv_encoder import ConvEncoder
 from espnet2.enh.layers.tcn import TemporalConvNet
 from espnet2.enh.loss.criterions.time_domain import SISNRLoss
-from espnet_echo.heads.abs_head import AbsEchoHead
+from espnet_echo.heads.abs_head import AbsEchoHead, HeadOutput
+from espnet_echo.layers.pit import pit_assign
 
 
 class TasNetSepHead(AbsEchoHead):
@@ -29,7 +28,7 @@ class TasNetSepHead(AbsEchoHead):
     Loss, per utterance with K references and S >= K slots:
 
     * the K references are assigned to K distinct slots (PIT, exact assignment by
-      ``scipy.optimize.linear_sum_assignment``) and scored with ESPnet's
+      :func:`espnet_echo.layers.pit.pit_assign`) and scored with ESPnet's
       ``SISNRLoss`` (negative SI-SNR, averaged over the K sources);
     * every unassigned slot gets the null-target loss
       ``null_weight * max(10 log10(|y|^2 / |mix|^2 + eps), null_floor_db)``
@@ -38,8 +37,14 @@ class TasNetSepHead(AbsEchoHead):
       (zero gradient), so silence is never scored with SI-SNR against zeros.
 
     The assignment minimises this whole per-utterance loss (SI-SNR of the assigned
-    slots plus the null term of the others), not the SI-SNR alone. The batch loss
-    is the mean over utterances.
+    slots plus the null term of the others), not the SI-SNR alone: the pairwise cost
+    is ``-SI-SNR(slot, ref) / K - null_weight / (S - K) * null_term(slot)``. The
+    batch loss is the mean over utterances. (Conv-TasNet: Luo and Mesgarani,
+    IEEE/ACM TASLP 2019; ESPnet's ``espnet2.enh`` encoder, TCN and decoder.)
+
+    Output of :meth:`infer`: ``sources`` (B, S, N), ``source_energy_db`` (B, S) and
+    the mixture it separated, ``mixture`` (B, N) / ``mixture_lengths`` (B,), which
+    the loss reads.
 
     Args:
         encoder_output_size: Feature dimension D of the encoder features.
@@ -60,9 +65,13 @@ class TasNetSepHead(AbsEchoHead):
         null_floor_db: Floor (dB relative to the mixture) of the null-target term.
         sisnr_clamp_db: ``clamp_db`` of ESPnet's SISNRLoss (None: no clamp).
         eps: Small constant of the energy ratios.
+
+    Raises:
+        ValueError: ``num_spk < 1`` or an unknown ``upsample_mode``.
     """
 
-    required_keys = ("speech_mix", "speech_mix_lengths", "speech_ref", "num_spk")
+    ref_kinds = ("speech_ref", "num_spk")
+    output_kinds = ("sources",)
 
     @typechecked
     def __init__(
@@ -86,15 +95,11 @@ class TasNetSepHead(AbsEchoHead):
         sisnr_clamp_db: Optional[float] = None,
         eps: float = 1e-8,
     ):
-        super().__init__()
-        if num_spk < 1:
-            raise ValueError(f"num_spk must be >= 1, got {num_spk}")
+        super().__init__(encoder_output_size, num_spk)
         if upsample_mode not in ("nearest", "linear"):
             raise ValueError(
                 f"upsample_mode must be nearest or linear, got {upsample_mode}"
             )
-        self.encoder_output_size = encoder_output_size
-        self.num_spk = num_spk
         self.upsample_mode = upsample_mode
         self.null_weight = null_weight
         self.null_floor_db = null_floor_db
@@ -116,37 +121,28 @@ class TasNetSepHead(AbsEchoHead):
             mask_nonlinear=mask_nonlinear,
         )
         self.criterion = SISNRLoss(clamp_db=sisnr_clamp_db)
-        #: Slot order of the last forward (B, S): ``last_perm[b, k]`` (k < K) is the
-        #: slot estimating the k-th non-silent reference; entries k >= K list the
-        #: null slots in ascending order, so ``est[b, last_perm[b]]`` is
-        #: references-first.
-        self.last_perm: Optional[torch.Tensor] = None
 
     # ------------------------------------------------------------------ checks
     def _check_inputs(
         self,
         feats: torch.Tensor,
         feats_lens: torch.Tensor,
-        speech_mix: torch.Tensor,
-        speech_mix_lengths: torch.Tensor,
+        speech_mix: Optional[torch.Tensor],
+        speech_mix_lengths: Optional[torch.Tensor],
     ) -> None:
-        if feats.dim() != 3 or feats.size(-1) != self.encoder_output_size:
+        if speech_mix is None or speech_mix_lengths is None:
             raise ValueError(
-                f"feats must be (B, T, {self.encoder_output_size}), "
-                f"got {tuple(feats.shape)}"
+                "TasNetSepHead needs the mixture waveform (speech, speech_lengths)"
             )
+        self._check_feats(feats, feats_lens)
         bs = feats.size(0)
-        if feats_lens.shape != (bs,):
-            raise ValueError(
-                f"feats_lens must be ({bs},), got {tuple(feats_lens.shape)}"
-            )
         if speech_mix.dim() != 2 or speech_mix.size(0) != bs:
             raise ValueError(
-                f"speech_mix must be (B={bs}, N), got {tuple(speech_mix.shape)}"
+                f"speech must be (B={bs}, N), got {tuple(speech_mix.shape)}"
             )
         if speech_mix_lengths.shape != (bs,):
             raise ValueError(
-                f"speech_mix_lengths must be ({bs},), "
+                f"speech_lengths must be ({bs},), "
                 f"got {tuple(speech_mix_lengths.shape)}"
             )
         if int(speech_mix_lengths.min()) < self.encoder.kernel_size:
@@ -154,7 +150,7 @@ class TasNetSepHead(AbsEchoHead):
                 f"mixtures must have at least {self.encoder.kernel_size} samples"
             )
         if int(speech_mix_lengths.max()) > speech_mix.size(1):
-            raise ValueError("speech_mix_lengths exceeds speech_mix's length")
+            raise ValueError("speech_lengths exceeds the mixture's length")
 
     # ----------------------------------------------------------------- network
     def _upsample(
@@ -208,34 +204,40 @@ class TasNetSepHead(AbsEchoHead):
         ratio = est.pow(2).sum(-1) / (mix.pow(2).sum(-1) + self.eps)
         return 10.0 * torch.log10(ratio + self.eps)
 
-    @torch.no_grad()
-    def separate(
+    def infer(
         self,
         feats: torch.Tensor,
         feats_lens: torch.Tensor,
-        speech_mix: torch.Tensor,
-        speech_mix_lengths: torch.Tensor,
-        return_energy: bool = False,
-    ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        speech: Optional[torch.Tensor] = None,
+        speech_lengths: Optional[torch.Tensor] = None,
+    ) -> HeadOutput:
         """Separate the mixture into S slots.
 
         Args:
             feats: Encoder features (B, T, D).
             feats_lens: Valid frames (B,).
-            speech_mix: Mixture waveform (B, N).
-            speech_mix_lengths: Valid samples (B,).
-            return_energy: Also return the per-slot energies.
+            speech: Mixture waveform (B, N).
+            speech_lengths: Valid samples (B,).
 
         Returns:
-            est: Slot waveforms (B, S, N), zero past the mixture length.
-            energy_db: Only with ``return_energy``: slot energy relative to the
-                mixture in dB (B, S) (see ``slot_energy_db``); slots near
-                ``null_floor_db`` are null (no speaker) and can be dropped.
+            ``sources``: slot waveforms (B, S, N), zero past the mixture length;
+            ``source_energy_db``: slot energy relative to the mixture in dB (B, S),
+            detached (see :meth:`slot_energy_db`; slots near ``null_floor_db`` are
+            null); ``mixture`` (B, N) and ``mixture_lengths`` (B,): the input.
+
+        Raises:
+            ValueError: missing mixture, shape errors, mixtures shorter than the
+                conv kernel.
         """
-        est = self._separate(feats, feats_lens, speech_mix, speech_mix_lengths)
-        if return_energy:
-            return est, self.slot_energy_db(est, speech_mix, speech_mix_lengths)
-        return est
+        est = self._separate(feats, feats_lens, speech, speech_lengths)
+        with torch.no_grad():
+            energy = self.slot_energy_db(est, speech, speech_lengths)
+        return {
+            "sources": est,
+            "source_energy_db": energy,
+            "mixture": speech,
+            "mixture_lengths": speech_lengths,
+        }
 
     def slot_energy_db(
         self,
@@ -263,51 +265,18 @@ class TasNetSepHead(AbsEchoHead):
         )
 
     # -------------------------------------------------------------------- loss
-    def forward(
-        self,
-        feats: torch.Tensor,
-        feats_lens: torch.Tensor,
-        speech_mix: torch.Tensor = None,
-        speech_mix_lengths: torch.Tensor = None,
-        speech_ref: torch.Tensor = None,
-        num_spk: torch.Tensor = None,
-        **kwargs,
-    ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]]]:
-        """PIT SI-SNR loss with null targets for the unassigned slots.
-
-        Args:
-            feats: Encoder features (B, T, D).
-            feats_lens: Valid frames (B,).
-            speech_mix: Mixture waveform (B, N).
-            speech_mix_lengths: Valid samples (B,).
-            speech_ref: References (B, S', N); slot k of utterance b is a target
-                only if k < num_spk[b] (the rest is zero padding, never a target) and
-                it is not silent (all zero) over the valid samples.
-            num_spk: Number of references K per utterance (B,), 0 <= K <= S.
-
-        Returns:
-            loss: Scalar.
-            stats: ``loss``, ``si_snr`` (mean SI-SNR over the real sources, dB) and
-                ``null_energy_db`` (mean energy of the null slots relative to the
-                mixture, dB; None when the batch has no null slot).
-        """
-        for name, v in (
-            ("speech_mix", speech_mix),
-            ("speech_mix_lengths", speech_mix_lengths),
-            ("speech_ref", speech_ref),
-            ("num_spk", num_spk),
-        ):
-            if v is None:
-                raise ValueError(f"TasNetSepHead.forward needs {name}")
-        bs = feats.size(0)
+    def _check_refs(
+        self, est: torch.Tensor, speech_ref: torch.Tensor, num_spk: torch.Tensor
+    ) -> torch.Tensor:
+        bs = est.size(0)
         if speech_ref.dim() != 3 or speech_ref.size(0) != bs:
             raise ValueError(
                 f"speech_ref must be (B={bs}, S, N), got {tuple(speech_ref.shape)}"
             )
-        if speech_ref.size(2) != speech_mix.size(-1):
+        if speech_ref.size(2) != est.size(-1):
             raise ValueError(
                 f"speech_ref has {speech_ref.size(2)} samples, "
-                f"speech_mix has {speech_mix.size(-1)}"
+                f"the mixture has {est.size(-1)}"
             )
         if num_spk.shape != (bs,):
             raise ValueError(f"num_spk must be ({bs},), got {tuple(num_spk.shape)}")
@@ -323,54 +292,104 @@ class TasNetSepHead(AbsEchoHead):
                 f"num_spk says {k_max} references but speech_ref has "
                 f"{speech_ref.size(1)}"
             )
+        return num_spk
 
-        est = self._separate(feats, feats_lens, speech_mix, speech_mix_lengths)
-        n_slots = self.num_spk
-        losses, si_snrs, null_dbs, perms = [], [], [], []
+    def loss(
+        self,
+        output: HeadOutput,
+        speech_ref: Optional[torch.Tensor] = None,
+        num_spk: Optional[torch.Tensor] = None,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]], torch.Tensor]:
+        """PIT SI-SNR loss with null targets for the unassigned slots.
+
+        Args:
+            output: :meth:`infer` output (``sources``, ``mixture``,
+                ``mixture_lengths``).
+            speech_ref: References (B, S', N); slot k of utterance b is a target
+                only if k < num_spk[b] (the rest is zero padding, never a target) and
+                it is not silent (all zero) over the valid samples.
+            num_spk: Number of references K per utterance (B,), 0 <= K <= S.
+            **kwargs: Ignored (other references).
+
+        Returns:
+            loss: Scalar.
+            stats: ``loss``, ``si_snr`` (mean SI-SNR over the real sources, dB) and
+                ``null_energy_db`` (mean energy of the null slots relative to the
+                mixture, dB; None when the batch has no null slot).
+            perm: (B, S): ``perm[b, k]`` (k < K) is the slot estimating the k-th
+                non-silent reference, the null slots follow in ascending order, so
+                ``sources[b, perm[b]]`` is references-first.
+
+        Raises:
+            ValueError: missing or malformed references, ``num_spk`` outside
+                ``[0, S]``.
+        """
+        for name, v in (("speech_ref", speech_ref), ("num_spk", num_spk)):
+            if v is None:
+                raise ValueError(f"TasNetSepHead.loss needs {name}")
+        est = output["sources"]
+        speech_mix = output["mixture"]
+        speech_mix_lengths = output["mixture_lengths"]
+        num_spk = self._check_refs(est, speech_ref, num_spk)
+        bs, n_slots = est.size(0), self.num_spk
+
+        # Per utterance (SI-SNR is over each utterance's valid samples): the pairwise
+        # loss (S, K) and the null term (S,); K counts the non-silent references.
+        pairs: List[torch.Tensor] = []
+        null_terms, energies, n_refs = [], [], []
         for b in range(bs):
             length = int(speech_mix_lengths[b])
-            k = int(num_spk[b])
             est_b = est[b, :, :length]  # (S, L)
             mix_b = speech_mix[b, :length].to(est_b.dtype)
             energy = self._energy_db(est_b, mix_b[None])  # (S,)
-            null_term = energy.clamp(min=self.null_floor_db)
-            ref_b = speech_ref[b, :k, :length].to(est_b.dtype)  # (K, L)
+            ref_b = speech_ref[b, : int(num_spk[b]), :length].to(est_b.dtype)
             # A reference that is silent over the valid samples (e.g. a crop outside
             # its speech) has no SI-SNR: it is not a target, its slot is a null slot.
             ref_b = ref_b[ref_b.pow(2).sum(-1) > self.eps]
             k = ref_b.size(0)
-            n_null = n_slots - k
-            w_null = self.null_weight / n_null if n_null > 0 else 0.0
-            if k > 0:
-                pair = self.criterion(
+            pairs.append(
+                self.criterion(
                     ref_b[None].expand(n_slots, k, length),
                     est_b[:, None].expand(n_slots, k, length),
                 )  # (S, K): negative SI-SNR of slot i against reference j
-                cost = pair / k - w_null * null_term[:, None]
-                slots, refs = linear_sum_assignment(cost.detach().cpu().numpy())
-                slot_of_ref = np.empty(k, dtype=np.int64)
-                slot_of_ref[refs] = slots
-                slot_idx = torch.as_tensor(slot_of_ref, device=est.device)
-                ref_idx = torch.arange(k, device=est.device)
-                matched = pair[slot_idx, ref_idx]  # (K,)
+                if k > 0
+                else est_b.new_zeros(n_slots, 0)
+            )
+            energies.append(energy)
+            null_terms.append(energy.clamp(min=self.null_floor_db))
+            n_refs.append(k)
+
+        k_max = max(n_refs, default=0)
+        cost = est.new_zeros(bs, n_slots, k_max)
+        for b, k in enumerate(n_refs):
+            if k > 0:
+                n_null = n_slots - k
+                w_null = self.null_weight / n_null if n_null > 0 else 0.0
+                cost[b, :, :k] = (
+                    pairs[b] / k - w_null * null_terms[b][:, None]
+                ).detach()
+        perm = pit_assign(cost, torch.tensor(n_refs, dtype=torch.long))
+
+        losses, si_snrs, null_dbs = [], [], []
+        for b, k in enumerate(n_refs):
+            slots = perm[b].to(est.device)
+            if k > 0:
+                matched = pairs[b][slots[:k], torch.arange(k, device=est.device)]
                 loss_b = matched.mean()
                 si_snrs.append(-matched.detach())
             else:
-                slot_of_ref = np.empty(0, dtype=np.int64)
-                loss_b = est_b.new_zeros(())
-            null_slots = sorted(set(range(n_slots)) - set(slot_of_ref.tolist()))
-            if null_slots:
-                idx = torch.as_tensor(null_slots, device=est.device)
-                loss_b = loss_b + self.null_weight * null_term[idx].mean()
-                null_dbs.append(energy[idx].detach())
+                loss_b = est.new_zeros(())
+            if k < n_slots:
+                null = slots[k:]
+                loss_b = loss_b + self.null_weight * null_terms[b][null].mean()
+                null_dbs.append(energies[b][null].detach())
             losses.append(loss_b)
-            perms.append(slot_of_ref.tolist() + null_slots)
 
         loss = torch.stack(losses).mean()
-        self.last_perm = torch.as_tensor(perms, dtype=torch.long)
         stats = dict(
             loss=loss.detach(),
             si_snr=torch.cat(si_snrs).mean() if si_snrs else None,
             null_energy_db=torch.cat(null_dbs).mean() if null_dbs else None,
         )
-        return loss, stats
+        return loss, stats, perm

@@ -13,7 +13,6 @@ from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.torch_utils.device_funcs import force_gatherable
-from espnet2.train.abs_espnet_model import AbsESPnetModel
 from typeguard import typechecked
 
 from espnet2.legacy.nets.pytorch_backend.nets_utils import make_pad_mask
@@ -22,6 +21,7 @@ from espnet_echo.ssl.gmm import DiagonalGMM, anchor_weight, normalized_cluster_e
 from espnet_echo.ssl.masking import BlockMasker, token_mask_to_frame_mask
 from espnet_echo.ssl.monitors import CollapseMonitor
 from espnet_echo.ssl.predictor import JEPAPredictor
+from espnet_echo.unified.abs_model import AbsWaveformESPnetModel
 
 LOSS_TYPES = ("mse", "smooth_l1")
 
@@ -91,7 +91,7 @@ def _tensor_to_digest(values: torch.Tensor) -> str:
     return bytes(int(round(v)) for v in values.tolist()).hex()
 
 
-class ESPnetJEPAModel(AbsESPnetModel):
+class ESPnetJEPAModel(AbsWaveformESPnetModel):
     """JEPA pretraining: predict EMA-target latents of masked tokens from the context.
 
     Per training step (``forward`` in training mode):
@@ -226,14 +226,6 @@ class ESPnetJEPAModel(AbsESPnetModel):
         self.target_encoder.eval()
         return self
 
-    def _extract_feats(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        speech = speech[:, : speech_lengths.max()]
-        if self.frontend is None:
-            return speech, speech_lengths
-        return self.frontend(speech, speech_lengths)
-
     @staticmethod
     def _encode(encoder: AbsEncoder, feats: torch.Tensor, lens: torch.Tensor):
         out, out_lens, _ = encoder(feats, lens)
@@ -292,9 +284,7 @@ class ESPnetJEPAModel(AbsESPnetModel):
             stats["ema_momentum"] = torch.tensor(momentum)
 
         feats, feats_lens = self._extract_feats(speech, speech_lengths)
-        normed, _ = (feats, feats_lens) if self.normalize is None else self.normalize(
-            feats, feats_lens
-        )
+        normed, _ = self._augment_normalize(feats, feats_lens, augment=False)
         with torch.no_grad():
             target, token_lens = self._encode(self.target_encoder, normed, feats_lens)
         num_tokens = target.shape[1]
@@ -305,9 +295,7 @@ class ESPnetJEPAModel(AbsESPnetModel):
 
         context_in = normed
         if self.specaug is not None and self.training:
-            context_in, _ = self.specaug(feats, feats_lens)
-            if self.normalize is not None:
-                context_in, _ = self.normalize(context_in, feats_lens)
+            context_in, _ = self._augment_normalize(feats, feats_lens)
         frame_mask = token_mask_to_frame_mask(
             token_mask, self.subsampling, context_in.shape[1], feats_lens
         )
@@ -358,12 +346,3 @@ class ESPnetJEPAModel(AbsESPnetModel):
             (loss, stats, speech.shape[0]), loss.device
         )
         return loss, stats, weight
-
-    def collect_feats(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
-    ) -> Dict[str, torch.Tensor]:
-        """Frontend features for ESPnet's collect-stats (GlobalMVN statistics)."""
-        if not self.extract_feats_in_collect_stats:
-            return {}
-        feats, feats_lengths = self._extract_feats(speech, speech_lengths)
-        return {"feats": feats, "feats_lengths": feats_lengths}

@@ -10,23 +10,21 @@ from typing import Callable, Collection, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 from espnet2.tasks.abs_task import AbsTask
-from espnet2.torch_utils.initialize import initialize
 from espnet2.train.collate_fn import CommonCollateFn
 from espnet2.train.trainer import Trainer
 from espnet2.utils.get_default_kwargs import get_default_kwargs
 from espnet2.utils.nested_dict_action import NestedDictAction
-from espnet2.utils.types import int_or_none, str_or_none
 from typeguard import typechecked
 
 from espnet_echo import registry
 from espnet_echo.ssl.espnet_model import ESPnetJEPAModel
 from espnet_echo.ssl.predictor import JEPAPredictor
-from espnet_echo.tasks.echo import (
-    encoder_choices,
-    encoder_subsampling,
-    frontend_choices,
-    normalize_choices,
-    specaug_choices,
+from espnet_echo.tasks.common import (
+    STACK_CHOICES,
+    add_init_argument,
+    add_input_size_argument,
+    build_encoder_stack,
+    initialize_model,
 )
 
 registry.register()
@@ -36,34 +34,22 @@ class JEPATask(AbsTask):
     """JEPA pretraining of a speech encoder on unlabelled audio.
 
     Data name: ``speech`` (``wav.scp``, type ``sound``) only. The frontend, specaug,
-    normalize and encoder choices are EchoTask's, so the same ``encoder``/``encoder_conf``
-    (and ``frontend_conf``) give the same parameter names. The pretrained encoder is the
+    normalize and encoder choices are EchoTask's (``espnet_echo.tasks.common``), so the
+    same ``encoder``/``encoder_conf`` (and ``frontend_conf``) give the same parameter
+    names. The pretrained encoder is the
     EMA target; downstream, EchoTask takes it with
     ``--init_param <exp>/<ckpt>.pth:target_encoder:encoder``.
     """
 
     num_optimizers: int = 1
-    class_choices_list = [
-        frontend_choices,
-        specaug_choices,
-        normalize_choices,
-        encoder_choices,
-    ]
+    class_choices_list = list(STACK_CHOICES)
     trainer = Trainer
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):
         group = parser.add_argument_group(description="Task related")
-        group.add_argument(
-            "--init", type=lambda x: str_or_none(x.lower()), default=None,
-            choices=["chainer", "xavier_uniform", "xavier_normal", "kaiming_uniform",
-                     "kaiming_normal", None],
-            help="The initialization method",
-        )
-        group.add_argument(
-            "--input_size", type=int_or_none, default=None,
-            help="Feature dimension when no frontend is used",
-        )
+        add_init_argument(group)
+        add_input_size_argument(group)
         group.add_argument(
             "--predictor_conf", action=NestedDictAction,
             default=get_default_kwargs(JEPAPredictor),
@@ -107,27 +93,11 @@ class JEPATask(AbsTask):
     @classmethod
     @typechecked
     def build_model(cls, args: argparse.Namespace) -> ESPnetJEPAModel:
-        # 1. frontend
-        if args.input_size is None:
-            frontend = frontend_choices.get_class(args.frontend)(**args.frontend_conf)
-            input_size = frontend.output_size()
-        else:
-            args.frontend, args.frontend_conf = None, {}
-            frontend, input_size = None, args.input_size
-        # 2. specaug / normalize
-        specaug = (
-            specaug_choices.get_class(args.specaug)(**args.specaug_conf)
-            if args.specaug is not None else None
-        )
-        normalize = (
-            normalize_choices.get_class(args.normalize)(**args.normalize_conf)
-            if args.normalize is not None else None
-        )
-        # 3. encoder and predictor
-        encoder = encoder_choices.get_class(args.encoder)(
-            input_size=input_size, **args.encoder_conf
-        )
+        # 1-3. frontend, specaug, normalize, encoder
+        stack = build_encoder_stack(args)
+        encoder = stack.encoder
         d_model = encoder.output_size()
+        # 4. predictor
         predictor_conf = dict(args.predictor_conf)
         if predictor_conf.get("input_size", d_model) != d_model:
             raise ValueError(
@@ -136,18 +106,17 @@ class JEPATask(AbsTask):
             )
         predictor_conf["input_size"] = d_model
         predictor = JEPAPredictor(**predictor_conf)
-        # 4. model (the EMA target is a copy of the encoder made inside)
+        # 5. model (the EMA target is a copy of the encoder made inside)
         model = ESPnetJEPAModel(
-            frontend=frontend,
-            specaug=specaug,
-            normalize=normalize,
+            frontend=stack.frontend,
+            specaug=stack.specaug,
+            normalize=stack.normalize,
             encoder=encoder,
             predictor=predictor,
-            subsampling=encoder_subsampling(encoder, args.encoder_conf),
+            subsampling=stack.subsampling,
             **args.model_conf,
         )
-        if args.init is not None:
-            initialize(model, args.init)
+        initialize_model(model, args)
         logging.info(
             f"JEPA model: encoder={args.encoder} "
             f"({sum(p.numel() for p in encoder.parameters()):,} params), predictor "

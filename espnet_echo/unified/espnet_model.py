@@ -1,8 +1,8 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
-"""ESPnetEchoModel: one shared encoder, one RWSE per task, three task heads."""
+"""ESPnetEchoModel: one shared encoder, one RWSE per task, one head per task."""
 
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
@@ -10,13 +10,15 @@ from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.torch_utils.device_funcs import force_gatherable
-from espnet2.train.abs_espnet_model import AbsESPnetModel
 from typeguard import typechecked
 
-from espnet_echo.heads.abs_head import AbsEchoHead
-from espnet_echo.heads.diar_eend import frame_labels
+from espnet_echo.heads.abs_head import AbsEchoHead, HeadOutput
 from espnet_echo.layers.rwse import RWSE
+from espnet_echo.unified.abs_model import AbsWaveformESPnetModel
+from espnet_echo.unified.references import BatchContext, reference_kind
 
+#: Head slots of the model, in order: ``<task>_head`` / ``<task>_weight`` arguments,
+#: ``heads.<task>`` / ``rwse.<task>`` parameters, ``loss_<task>`` stats.
 TASKS = ("diar", "sep", "asr")
 
 
@@ -38,13 +40,18 @@ def count_encoder_layers(encoder: AbsEncoder, input_size: int) -> int:
     return len(hs)
 
 
-class ESPnetEchoModel(AbsESPnetModel):
+class ESPnetEchoModel(AbsWaveformESPnetModel):
     """Diarization, separation and multi-speaker ASR on one shared encoder.
 
     ``speech -> frontend -> specaug -> normalize -> encoder -> [h_1..h_L], h_out``; each
     active head gets its own ``RWSE(h) = Σ_l softmax(w)_l h_l + h_out`` (UME's residual
     weighted-sum encoding) and returns its loss; the total loss is
     ``Σ_task weight_task · loss_task`` over the heads that are switched on.
+
+    The model knows no head by name: it builds the references each head declares
+    (``head.ref_kinds``, see :mod:`espnet_echo.unified.references`), calls
+    ``head.loss(head.infer(...), **refs)`` in training and ``head.infer`` +
+    ``head.decode`` in :meth:`infer`.
 
     Args:
         frontend: Waveform to features, e.g. log-mel (B, N) -> (B, T, F).
@@ -63,6 +70,10 @@ class ESPnetEchoModel(AbsESPnetModel):
         asr_weight: Loss weight of the ASR head.
         rwse_mode: ``"rwse"`` or ``"last"`` (ablation: the last layer only).
         extract_feats_in_collect_stats: Compute frontend features in collect-stats mode.
+
+    Raises:
+        ValueError: no head, a negative weight, or a head declaring an unknown
+            reference kind.
     """
 
     @typechecked
@@ -85,13 +96,16 @@ class ESPnetEchoModel(AbsESPnetModel):
         extract_feats_in_collect_stats: bool = True,
     ):
         super().__init__()
-        heads = {"diar": diar_head, "sep": sep_head, "asr": asr_head}
+        heads = dict(zip(TASKS, (diar_head, sep_head, asr_head)))
         if all(h is None for h in heads.values()):
             raise ValueError("at least one of diar_head, sep_head, asr_head must be set")
-        weights = {"diar": diar_weight, "sep": sep_weight, "asr": asr_weight}
+        weights = dict(zip(TASKS, (diar_weight, sep_weight, asr_weight)))
         for task, w in weights.items():
             if heads[task] is not None and w < 0:
                 raise ValueError(f"{task}_weight must be >= 0, got {w}")
+        for head in heads.values():
+            for kind in getattr(head, "ref_kinds", ()):
+                reference_kind(kind)  # unknown kinds fail here, not at the first batch
         self.frontend = frontend
         self.specaug = specaug
         self.normalize = normalize
@@ -105,15 +119,15 @@ class ESPnetEchoModel(AbsESPnetModel):
         )
         self.extract_feats_in_collect_stats = extract_feats_in_collect_stats
 
-    # ------------------------------------------------------------------ encoding
-    def _extract_feats(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        speech = speech[:, : speech_lengths.max()]
-        if self.frontend is None:
-            return speech, speech_lengths
-        return self.frontend(speech, speech_lengths)
+    @property
+    def output_kinds(self) -> Tuple[str, ...]:
+        """Standard output entries (``AbsEchoHead.output_kinds``) of :meth:`infer`."""
+        kinds: Dict[str, None] = {}
+        for head in self.heads.values():
+            kinds.update(dict.fromkeys(head.output_kinds))
+        return tuple(kinds)
 
+    # ------------------------------------------------------------------ encoding
     def encode(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor
     ) -> Tuple[torch.Tensor, List[torch.Tensor], torch.Tensor]:
@@ -129,10 +143,7 @@ class ESPnetEchoModel(AbsESPnetModel):
             lens: Valid encoder frames (B,).
         """
         feats, feats_lens = self._extract_feats(speech, speech_lengths)
-        if self.specaug is not None and self.training:
-            feats, feats_lens = self.specaug(feats, feats_lens)
-        if self.normalize is not None:
-            feats, feats_lens = self.normalize(feats, feats_lens)
+        feats, feats_lens = self._augment_normalize(feats, feats_lens)
         out, lens, _ = self.encoder(feats, feats_lens, return_all_hs=True)
         last, hs = out
         return last, list(hs), lens
@@ -142,42 +153,105 @@ class ESPnetEchoModel(AbsESPnetModel):
         return self.rwse[task](hs, last)
 
     # ------------------------------------------------------------------ training
-    def forward(
+    def references(
         self,
+        batch: Mapping[str, torch.Tensor],
         speech: torch.Tensor,
         speech_lengths: torch.Tensor,
-        speech_ref: Optional[torch.Tensor] = None,
-        speech_ref_lengths: Optional[torch.Tensor] = None,
-        spk_labels: Optional[torch.Tensor] = None,
-        spk_labels_lengths: Optional[torch.Tensor] = None,
-        num_spk: Optional[torch.Tensor] = None,
-        **kwargs,
+        num_frames: int,
+    ) -> Dict[str, Dict[str, torch.Tensor]]:
+        """Every head's references, built from the batch by the kinds it declares.
+
+        Args:
+            batch: The batch's other data (``speech_ref``, ``spk_labels``, ``num_spk``,
+                ``text_spk<n>`` with ``*_lengths``, ...).
+            speech: Mixtures (B, N).
+            speech_lengths: (B,).
+            num_frames: Encoder frames T of the batch.
+
+        Returns:
+            ``{task: {keyword: tensor}}``, the keyword arguments of each head's loss.
+
+        Raises:
+            ValueError: the batch lacks a data name a head's kind needs (the message
+                names the data option to add), or has more speakers than slots.
+        """
+        ctx = BatchContext(
+            speech=speech,
+            speech_lengths=speech_lengths,
+            num_slots=self.num_spk,
+            num_frames=num_frames,
+            frame_shift=self.frame_shift,
+        )
+        built: Dict[str, Dict[str, torch.Tensor]] = {}
+        refs: Dict[str, Dict[str, torch.Tensor]] = {}
+        for task, head in self.heads.items():
+            refs[task] = {}
+            for name in head.ref_kinds:
+                if name not in built:
+                    kind = reference_kind(name)
+                    missing = [n for n in kind.data_names(self.num_spk) if n not in batch]
+                    if missing:
+                        raise ValueError(
+                            f"the '{task}' head ({type(head).__name__}) is on but the "
+                            f"batch has no '{missing[0]}' ({kind.hint(self.num_spk)})"
+                        )
+                    built[name] = kind.build(batch, ctx)
+                refs[task].update(built[name])
+        return refs
+
+    def head_losses(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, **batch: torch.Tensor
+    ) -> Dict[str, Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]], torch.Tensor]]:
+        """Each active head's ``(loss, stats, perm)`` from one encoder pass.
+
+        Args:
+            speech: Mixtures (B, N).
+            speech_lengths: (B,).
+            **batch: The references' data names (see :meth:`references`).
+
+        Returns:
+            ``{task: (loss, stats, perm)}`` with ``perm`` (B, S) the head's PIT
+            assignment (``espnet_echo.layers.pit`` convention).
+
+        Raises:
+            ValueError: missing references (see :meth:`references`).
+        """
+        last, hs, lens = self.encode(speech, speech_lengths)
+        refs = self.references(batch, speech, speech_lengths, last.shape[1])
+        out = {}
+        for task, head in self.heads.items():
+            output = head.infer(self.fuse(task, last, hs), lens, speech, speech_lengths)
+            out[task] = head.loss(output, **refs[task])
+        return out
+
+    def forward(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs: torch.Tensor
     ) -> Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]], torch.Tensor]:
         """Joint loss of all active heads.
 
         Args:
             speech: Mixtures (B, N).
             speech_lengths: (B,).
-            speech_ref: Sources (B, N, K), K <= num_spk (absent sources are zero padding).
-            speech_ref_lengths: (B,).
-            spk_labels: Sample-level speaker activity (B, N, K) from ``espnet_rttm``.
-            spk_labels_lengths: (B,).
-            num_spk: Speakers per mixture (B, 1) or (B,).
-            **kwargs: ``text_spk1..text_spkS`` token ids (B, L) with ``*_lengths``.
+            **kwargs: The batch's other data, read by the heads' reference kinds:
+                ``speech_ref`` sources (B, N, K), K <= num_spk (absent sources are zero
+                padding); ``spk_labels`` sample-level activity (B, N, K) from
+                ``espnet_rttm``; ``num_spk`` (B, 1) or (B,); ``text_spk1..text_spkS``
+                token ids (B, L) with ``*_lengths``.
 
         Returns:
-            loss, stats, weight.
+            loss, stats, weight (ESPnet's contract). The PIT permutations are dropped;
+            :meth:`head_losses` returns them.
+
+        Raises:
+            ValueError: missing references (see :meth:`references`).
         """
         batch_size = speech.shape[0]
-        last, hs, lens = self.encode(speech, speech_lengths)
         stats: Dict[str, Optional[torch.Tensor]] = {}
         total = 0.0
-        for task, head in self.heads.items():
-            refs = self._task_refs(
-                task, speech, speech_lengths, speech_ref, spk_labels, num_spk,
-                last.shape[1], kwargs,
-            )
-            loss, head_stats = head(self.fuse(task, last, hs), lens, **refs)
+        for task, (loss, head_stats, _perm) in self.head_losses(
+            speech, speech_lengths, **kwargs
+        ).items():
             total = total + self.weights[task] * loss
             stats[f"loss_{task}"] = loss.detach()
             for k, v in head_stats.items():
@@ -190,79 +264,48 @@ class ESPnetEchoModel(AbsESPnetModel):
         loss, stats, weight = force_gatherable((total, stats, batch_size), total.device)
         return loss, stats, weight
 
-    def _task_refs(
+    # ----------------------------------------------------------------- inference
+    @torch.no_grad()
+    def infer(
         self,
-        task: str,
         speech: torch.Tensor,
         speech_lengths: torch.Tensor,
-        speech_ref: Optional[torch.Tensor],
-        spk_labels: Optional[torch.Tensor],
-        num_spk: Optional[torch.Tensor],
-        num_frames: int,
-        kwargs: Dict[str, torch.Tensor],
-    ) -> Dict[str, torch.Tensor]:
-        """Build the reference tensors a head needs, padded to ``num_spk`` slots."""
-        S = self.num_spk
-        if task == "diar":
-            if spk_labels is None:
-                raise ValueError(
-                    "the diarization head is on but the batch has no 'spk_labels' "
-                    "(add 'espnet_rttm,spk_labels,rttm' to the data options)"
-                )
-            labels = self._pad_slots(spk_labels.float(), S, "spk_labels (RTTM speakers)")
-            return {
-                "spk_labels": frame_labels(
-                    labels, speech_lengths, num_frames, self.frame_shift
-                )
-            }
-        if task == "sep":
-            if speech_ref is None or num_spk is None:
-                raise ValueError(
-                    "the separation head is on but the batch lacks 'speech_ref' or "
-                    "'num_spk' (add 'speech_ref.scp,speech_ref,variable_columns_sound' "
-                    "and 'utt2num_spk,num_spk,text_int')"
-                )
-            ref = self._pad_slots(speech_ref, S, "speech_ref (sources)")
-            ref = ref[:, : speech.shape[1]].transpose(1, 2)  # (B, S, N)
-            return {
-                "speech_mix": speech,
-                "speech_mix_lengths": speech_lengths,
-                "speech_ref": ref,
-                "num_spk": num_spk.view(-1).long(),
-            }
-        # asr
-        texts, lens = [], []
-        for n in range(1, S + 1):
-            if f"text_spk{n}" not in kwargs:
-                raise ValueError(
-                    f"the ASR head is on but the batch has no 'text_spk{n}' (the data "
-                    f"options need text_spk1..text_spk{S}, empty lines for absent speakers)"
-                )
-            texts.append(kwargs[f"text_spk{n}"])
-            lens.append(kwargs[f"text_spk{n}_lengths"])
-        max_len = max(1, max(int(t.shape[1]) for t in texts))
-        text = torch.full(
-            (speech.shape[0], S, max_len), -1, dtype=torch.long, device=speech.device
-        )
-        for n, t in enumerate(texts):
-            text[:, n, : t.shape[1]] = t
-        return {"text": text, "text_lengths": torch.stack(lens, dim=1)}
+        options: Optional[Mapping[str, Any]] = None,
+    ) -> Dict[str, HeadOutput]:
+        """Every head's output for a batch of mixtures, from one encoder pass.
 
-    @staticmethod
-    def _pad_slots(x: torch.Tensor, num_slots: int, what: str) -> torch.Tensor:
-        """Pad the last (speaker) axis of (B, N, K) to ``num_slots``."""
-        if x.shape[-1] > num_slots:
+        Runs in eval mode (no specaug, no dropout; the mode is restored) without
+        gradient: ``head.decode(head.infer(RWSE_task(h), ...), options)`` per head.
+
+        Args:
+            speech: Mixture waveforms (B, N).
+            speech_lengths: Valid samples (B,).
+            options: Inference options, one flat mapping shared by the heads; each
+                head reads the keys in its ``decode_options`` (e.g. ``beam_size``,
+                ``ctc_weight`` for the ASR head). None: defaults.
+
+        Returns:
+            ``{task: HeadOutput}``; the standard entries are described by
+            ``espnet_echo.heads.abs_head.OUTPUT_KINDS``.
+
+        Raises:
+            ValueError: speech not (B, N) or speech_lengths not (B,).
+        """
+        if speech.dim() != 2 or speech_lengths.shape != (speech.shape[0],):
             raise ValueError(
-                f"{what}: {x.shape[-1]} speakers in a mixture but the model has "
-                f"num_spk={num_slots} slots"
+                f"infer takes speech (B, N) and speech_lengths (B,), got "
+                f"{tuple(speech.shape)} and {tuple(speech_lengths.shape)}"
             )
-        return torch.nn.functional.pad(x, (0, num_slots - x.shape[-1]))
-
-    def collect_feats(
-        self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs
-    ) -> Dict[str, torch.Tensor]:
-        """Frontend features for ESPnet's collect-stats (GlobalMVN statistics)."""
-        if not self.extract_feats_in_collect_stats:
-            return {}
-        feats, feats_lengths = self._extract_feats(speech, speech_lengths)
-        return {"feats": feats, "feats_lengths": feats_lengths}
+        options = dict(options or {})
+        was_training = self.training
+        self.eval()
+        try:
+            last, hs, lens = self.encode(speech, speech_lengths)
+            outputs = {}
+            for task, head in self.heads.items():
+                output = head.infer(self.fuse(task, last, hs), lens, speech, speech_lengths)
+                mine = {k: v for k, v in options.items() if k in head.decode_options}
+                outputs[task] = head.decode(output, mine)
+        finally:
+            self.train(was_training)
+        return outputs

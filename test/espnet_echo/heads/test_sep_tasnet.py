@@ -45,8 +45,8 @@ def make_batch(seed=0):
     return dict(
         feats=torch.randn(2, T, D, generator=g),
         feats_lens=torch.tensor([T, 8]),
-        speech_mix=mix,
-        speech_mix_lengths=torch.tensor([N, 240]),
+        speech=mix,
+        speech_lengths=torch.tensor([N, 240]),
         speech_ref=ref,
         num_spk=torch.tensor([2, 1]),
     )
@@ -56,47 +56,44 @@ def make_batch(seed=0):
 def test_shapes_loss_backward_with_absent_slots(upsample_mode):
     head = make_head(upsample_mode=upsample_mode)
     batch = make_batch()
-    loss, stats = head(**batch)
+    loss, stats, perm = head(**batch)
     assert loss.dim() == 0 and torch.isfinite(loss)
     assert set(stats) == {"loss", "si_snr", "null_energy_db"}
     assert torch.isfinite(stats["si_snr"]) and torch.isfinite(stats["null_energy_db"])
     loss.backward()
     for p in head.parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all()
-    perm = head.last_perm
     assert perm.shape == (2, S)
     assert sorted(perm[0].tolist()) == list(range(S))
+    assert not hasattr(head, "last_perm")
 
     head.eval()
-    args = [batch[k] for k in ("feats", "feats_lens", "speech_mix")]
-    est = head.separate(*args, batch["speech_mix_lengths"])
+    args = [batch[k] for k in ("feats", "feats_lens", "speech", "speech_lengths")]
+    out = head.infer(*args)
+    est = out["sources"]
     assert est.shape == (2, S, N)
     assert (est[1, :, 240:] == 0).all()
-    est2, energy = head.separate(
-        batch["feats"],
-        batch["feats_lens"],
-        batch["speech_mix"],
-        batch["speech_mix_lengths"],
-        return_energy=True,
-    )
-    assert torch.equal(est, est2)
+    energy = out["source_energy_db"]
     assert energy.shape == (2, S) and torch.isfinite(energy).all()
+    assert torch.allclose(
+        energy, head.slot_energy_db(est, batch["speech"], batch["speech_lengths"])
+    )
+    assert out["mixture"] is batch["speech"]
 
 
 def test_pit_invariance():
     head = make_head()
     head.eval()
     batch = make_batch()
-    loss, _ = head(**batch)
-    perm0 = head.last_perm.clone()
+    loss, _, perm0 = head(**batch)
     swapped = dict(batch)
     ref = batch["speech_ref"].clone()
     ref[0, [0, 1]] = ref[0, [1, 0]]
     swapped["speech_ref"] = ref
-    loss_swapped, _ = head(**swapped)
+    loss_swapped, _, perm = head(**swapped)
     assert torch.allclose(loss, loss_swapped, atol=1e-5)
     # the slot of reference 0 is now the slot of reference 1, and vice versa
-    assert head.last_perm[0, 0] == perm0[0, 1] and head.last_perm[0, 1] == perm0[0, 0]
+    assert perm[0, 0] == perm0[0, 1] and perm[0, 1] == perm0[0, 0]
 
 
 def test_null_slots_use_energy_not_sisnr():
@@ -106,24 +103,26 @@ def test_null_slots_use_energy_not_sisnr():
     ref = batch["speech_ref"]
     g = torch.Generator().manual_seed(1)
     noise = 0.05 * torch.randn(2, S, N, generator=g)
-    mix1 = batch["speech_mix"][1, :240]
+    mix1 = batch["speech"][1, :240]
+    refs = dict(speech_ref=batch["speech_ref"], num_spk=batch["num_spk"])
 
     def fake(loud_null):
         est = torch.zeros(2, S, N)
         est[0, 2] = ref[0, 0] + noise[0, 0]  # reference 0 -> slot 2
         est[0, 0] = ref[0, 1] + noise[0, 1]  # reference 1 -> slot 0
-        est[0, 1] = batch["speech_mix"][0] * (1.0 if loud_null else 1e-3)
+        est[0, 1] = batch["speech"][0] * (1.0 if loud_null else 1e-3)
         est[1, 1, :240] = ref[1, 0, :240] + noise[1, 0, :240]
         est[1, 0, :240] = 0.0  # exactly silent: floored at -30 dB
         # noise at -20 dB re. the mixture (a scaled copy of the single source
         # would be a perfect estimate)
         n = noise[1, 2, :240]
         est[1, 2, :240] = n * (0.01 * mix1.pow(2).sum() / n.pow(2).sum()).sqrt()
-        return lambda *a, **k: est
+        return dict(
+            sources=est, mixture=batch["speech"], mixture_lengths=batch["speech_lengths"]
+        )
 
-    head._separate = fake(loud_null=False)
-    loss_quiet, stats = head(**batch)
-    assert head.last_perm.tolist() == [[2, 0, 1], [1, 0, 2]]
+    loss_quiet, stats, perm = head.loss(fake(loud_null=False), **refs)
+    assert perm.tolist() == [[2, 0, 1], [1, 0, 2]]
     assert torch.isfinite(loss_quiet)
 
     # expected value from an independent SI-SNR implementation
@@ -132,7 +131,7 @@ def test_null_slots_use_energy_not_sisnr():
         proj = (est @ ref) / (ref @ ref) * ref
         return 10 * torch.log10(proj.pow(2).sum() / (est - proj).pow(2).sum())
 
-    est = head._separate()
+    est = fake(loud_null=False)["sources"]
     s00 = si_snr(est[0, 2], ref[0, 0])
     s01 = si_snr(est[0, 0], ref[0, 1])
     s10 = si_snr(est[1, 1, :240], ref[1, 0, :240])
@@ -143,8 +142,7 @@ def test_null_slots_use_energy_not_sisnr():
     assert torch.allclose(loss_quiet, expected, atol=1e-3)
     assert torch.allclose(stats["si_snr"], (s00 + s01 + s10) / 3, atol=1e-3)
 
-    head._separate = fake(loud_null=True)
-    loss_loud, stats_loud = head(**batch)
+    loss_loud, stats_loud, _ = head.loss(fake(loud_null=True), **refs)
     assert loss_loud > loss_quiet + 10.0  # 0 dB instead of the -30 dB floor
     assert stats_loud["null_energy_db"] > stats["null_energy_db"]
 
@@ -154,7 +152,7 @@ def test_zero_reference_slot_never_scored():
     batch = make_batch()
     batch["num_spk"] = torch.tensor([1, 1])  # reference slot 1 of utt 0 ignored too
     batch["speech_ref"][0, 1:] = 0.0
-    loss, stats = head(**batch)
+    loss, stats, _ = head(**batch)
     assert torch.isfinite(loss) and torch.isfinite(stats["si_snr"])
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in head.parameters())
@@ -166,19 +164,22 @@ def test_silent_reference_is_a_null_slot():
     head = make_head()
     batch = make_batch()
     batch["speech_ref"][0, 0] = 0.0  # utt 0 lists 2 references, the first is silent
-    loss, stats = head(**batch)
-    assert torch.isfinite(loss) and torch.isfinite(stats["si_snr"])
-    est = head._separate(
-        batch["feats"], batch["feats_lens"], batch["speech_mix"],
-        batch["speech_mix_lengths"],
+    out = head.infer(
+        batch["feats"], batch["feats_lens"], batch["speech"], batch["speech_lengths"]
     )
+    loss, stats, perm = head.loss(
+        out, speech_ref=batch["speech_ref"], num_spk=batch["num_spk"]
+    )
+    assert torch.isfinite(loss) and torch.isfinite(stats["si_snr"])
     batch1 = make_batch()
     batch1["speech_ref"][0, 0] = batch["speech_ref"][0, 1]
     batch1["speech_ref"][0, 1] = 0.0
     batch1["num_spk"] = torch.tensor([1, 1])
-    head._separate = lambda *a, **k: est
-    loss1, _ = head(**batch1)  # the same utterance with K = 1 declared
-    assert torch.allclose(loss, loss1)
+    # the same utterance with K = 1 declared
+    loss1, _, perm1 = head.loss(
+        out, speech_ref=batch1["speech_ref"], num_spk=batch1["num_spk"]
+    )
+    assert torch.allclose(loss, loss1) and torch.equal(perm, perm1)
     loss.backward()
 
 
@@ -189,7 +190,7 @@ def test_loss_falls_on_fixed_batch():
     opt = torch.optim.Adam(head.parameters(), lr=3e-3)
     losses, si_snrs = [], []
     for _ in range(30):
-        loss, stats = head(**batch)
+        loss, stats, _ = head(**batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -211,16 +212,20 @@ def test_bad_inputs_raise_value_error():
         head(**{**batch, "speech_ref": batch["speech_ref"][:, :, :100]})
     with pytest.raises(ValueError, match="speech_ref"):
         head(**{**batch, "speech_ref": batch["speech_ref"][:, :1]})
-    with pytest.raises(ValueError, match="needs"):
-        head(batch["feats"], batch["feats_lens"], speech_mix=batch["speech_mix"])
+    with pytest.raises(ValueError, match="needs speech_ref"):
+        head(batch["feats"], batch["feats_lens"], batch["speech"], batch["speech_lengths"])
+    with pytest.raises(ValueError, match="mixture waveform"):
+        head.infer(batch["feats"], batch["feats_lens"])
+    with pytest.raises(ValueError, match="speech_lengths"):
+        head(**{**batch, "speech_lengths": torch.tensor([N + 1, 240])})
 
 
 def test_mixture_without_speakers_is_all_null():
     head = make_head()
     batch = make_batch()
     batch["num_spk"] = torch.tensor([0, 0])
-    loss, stats = head(**batch)
+    loss, stats, perm = head(**batch)
     assert torch.isfinite(loss) and stats["si_snr"] is None
     assert torch.isfinite(stats["null_energy_db"])
     loss.backward()
-    assert sorted(head.last_perm[0].tolist()) == list(range(S))
+    assert perm.tolist() == [list(range(S))] * 2

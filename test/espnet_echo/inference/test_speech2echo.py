@@ -18,6 +18,9 @@ TINY = [
     "--sep_head_conf", "tcn_bottleneck=16", "--sep_head_conf", "tcn_layers=2",
     "--sep_head_conf", "tcn_stacks=1",
     "--asr_head_conf", "linear_units=32", "--asr_head_conf", "attention_heads=2",
+    "--asr_head_conf", "decoder_conf.num_blocks=1",
+    "--asr_head_conf", "decoder_conf.linear_units=32",
+    "--asr_head_conf", "decoder_conf.attention_heads=2",
     "--token_type", "char",
 ]
 
@@ -46,6 +49,88 @@ def test_result_fields(echo):
     assert isinstance(res.texts, list)
     for start, end, spk in res.segments:
         assert 0 <= start < end <= 1.0 + 1e-6 and spk < res.num_spk
+
+
+def test_one_encoder_pass_and_the_beam_search_is_built_once(model_dir):
+    echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth", beam_size=2)
+    calls = []
+    echo.model.encoder.register_forward_hook(lambda *a: calls.append(1))
+    audio = np.random.RandomState(4).randn(3200).astype(np.float32) * 0.1
+    first = echo(audio)
+    asr = echo.model.heads["asr"]
+    searches = dict(asr._beam_searches)
+    second = echo(audio)
+    assert len(calls) == 2  # one encoder pass per recording
+    assert list(searches) == [(2, 0.3)] and asr._beam_searches == searches
+    assert first.texts == second.texts and first.num_spk == second.num_spk
+
+
+def _out(activity=None, energy=None, tokens=None, n=16000, t=25):
+    """Standard head outputs for one recording (the policy's input)."""
+    out = {}
+    if activity is not None:  # (T, S) 0/1
+        act = torch.tensor(activity, dtype=torch.float32)[None]
+        out.update(activity=act, activity_lengths=torch.tensor([act.shape[1]]))
+    if energy is not None:
+        src = torch.arange(len(energy), dtype=torch.float32)[:, None].expand(-1, n)
+        out.update(sources=src[None].clone(), source_energy_db=torch.tensor([energy]))
+    if tokens is not None:
+        width = max(1, max(len(x) for x in tokens))
+        tok = torch.full((1, len(tokens), width), -1)
+        for s, x in enumerate(tokens):
+            tok[0, s, : len(x)] = torch.tensor(x, dtype=torch.long)
+        out.update(tokens=tok, token_lengths=torch.tensor([[len(x) for x in tokens]]))
+    return out
+
+
+def test_policy_counts_speakers_by_activity_then_energy_then_transcripts(echo):
+    frames = int(round(1.0 / echo.frame_sec))  # 1 s of encoder frames
+    act = np.zeros((frames, 3))
+    act[: frames // 2, 2] = 1  # slot 2: 0.5 s -> a speaker
+    act[frames // 2 :, 0] = 1  # slot 0: 0.5 s -> a speaker; slot 1 silent
+    energy = [-40.0, -5.0, -1.0]  # slots 1, 2 above -20 dB
+    tokens = [[3], [], [4, 3]]  # "A", "", "BA"
+    res = echo.postprocess(_out(act, energy, tokens), duration=1.0)
+    assert res.num_spk == 2
+    assert sorted({s for _, _, s in res.segments}) == [0, 1]
+    # speaker 0 is slot 0 (slot order), its turn is the second half
+    assert [seg for seg in res.segments if seg[2] == 0][0][0] == pytest.approx(0.5, abs=0.05)
+    assert res.sources.shape == (2, 16000)
+    assert res.sources[:, 0].tolist() == [1.0, 2.0]  # the 2 loudest slots, slot order
+    assert res.texts == ["A", "BA"]  # non-empty transcripts, slot order
+
+    # without activity: K = slots above sep_null_db
+    res = echo.postprocess(_out(None, [-40.0, -5.0, -1.0], tokens), duration=1.0)
+    assert res.num_spk == 2 and res.segments == []
+    assert res.sources[:, 0].tolist() == [1.0, 2.0]
+    res = echo.postprocess(_out(None, [-40.0, -30.0, -1.0], None), duration=1.0)
+    assert res.num_spk == 1 and res.sources[:, 0].tolist() == [2.0] and res.texts is None
+    # activity says 1 speaker: only the loudest slot is kept, whatever its energy
+    one = np.zeros((frames, 3))
+    one[:, 1] = 1
+    res = echo.postprocess(_out(one, [-10.0, -50.0, -5.0], None), duration=1.0)
+    assert res.num_spk == 1 and res.sources[:, 0].tolist() == [2.0]
+    # transcripts only
+    res = echo.postprocess(_out(None, None, [[], [4], [3]]), duration=1.0)
+    assert res.num_spk == 2 and res.texts == ["B", "A"] and res.sources is None
+    # too-short activity (< min_speaker_sec) does not count
+    short = np.zeros((frames, 3))
+    short[:2, 0] = 1
+    res = echo.postprocess(_out(short, None, None), duration=1.0)
+    assert res.num_spk == 0 and res.segments == []
+
+
+def test_has_diarization_follows_the_heads(echo, tmp_path):
+    assert echo.has_diarization
+    out = tmp_path / "nodiar"
+    EchoTask.main(cmd=["--dry_run", "true", "--output_dir", str(out), "--diar_head", "none",
+                       "--asr_head", "none", *TINY])
+    model, _ = EchoTask.build_model_from_file(out / "config.yaml", None, "cpu")
+    torch.save(model.state_dict(), out / "model.pth")
+    sep_only = Speech2Echo(out / "config.yaml", out / "model.pth", sep_null_db=-200.0)
+    assert not sep_only.has_diarization and sep_only.tokenizer is None
+    res = sep_only(np.random.RandomState(5).randn(16000).astype(np.float32) * 0.1)
+    assert res.num_spk == 3 and res.sources.shape == (3, 16000) and res.texts is None
 
 
 def test_silence_gives_empty_result(echo):

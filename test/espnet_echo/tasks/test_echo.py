@@ -94,3 +94,53 @@ def test_mismatched_head_dims_are_rejected(tmp_path):
         EchoTask.main(cmd=["--dry_run", "true", "--output_dir", str(tmp_path),
                            "--asr_head", "none", "--diar_head_conf",
                            "encoder_output_size=99", *TINY])
+
+
+def _train_with(tmp_path, token_list, data, *extra):
+    """EchoTask.main on a one-line wav.scp listed under the given data names."""
+    wav = tmp_path / "wav.scp"
+    wav.write_text("u1 a.wav\n")
+    triples = []
+    for name in data:
+        triples += ["--train_data_path_and_name_and_type", f"{wav},{name},sound"]
+    EchoTask.main(cmd=["--output_dir", str(tmp_path / "o"), "--token_list", token_list,
+                       *triples,
+                       "--valid_data_path_and_name_and_type", f"{wav},speech,sound",
+                       "--train_shape_file", str(wav), "--valid_shape_file", str(wav),
+                       *TINY, *extra])
+
+
+@pytest.mark.parametrize(
+    "data, extra, match",
+    [
+        (["speech", "spk_labels"], [],
+         r"--sep_head tasnet needs the data names \['speech_ref', 'num_spk'\]"),
+        (["speech", "spk_labels", "speech_ref", "num_spk", "text_spk1"],
+         ["--num_spk", "2"], r"--asr_head multispkr needs the data names \['text_spk2'\]"),
+    ],
+)
+def test_data_check_reads_the_heads_declarations(tmp_path, token_list, data, extra, match):
+    with pytest.raises(ValueError, match=match):
+        _train_with(tmp_path, token_list, data, *extra)
+
+
+def test_optional_data_names_come_from_the_heads():
+    names = EchoTask.optional_data_names()
+    assert set(names) == {"spk_labels", "speech_ref", "num_spk",
+                          "text_spk1", "text_spk2", "text_spk3", "text_spk4"}
+    assert EchoTask.required_data_names() == ("speech",)
+
+
+def test_task_sets_the_declared_build_args(tmp_path, token_list):
+    args = EchoTask.get_parser().parse_args(
+        ["--token_list", token_list, "--num_spk", "2", *TINY]
+    )
+    model = EchoTask.build_model(args)
+    assert {h.num_spk for h in model.heads.values()} == {2}
+    assert {h.encoder_output_size for h in model.heads.values()} == {32}
+    assert model.heads["asr"].vocab_size == 6 and model.heads["asr"].token_list[2] == "A"
+    args = EchoTask.get_parser().parse_args(
+        ["--token_list", token_list, "--asr_head_conf", "vocab_size=9", *TINY]
+    )
+    with pytest.raises(ValueError, match="vocab_size=9 does not match"):
+        EchoTask.build_model(args)

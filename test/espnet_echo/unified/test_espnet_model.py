@@ -1,8 +1,11 @@
+import hashlib
+
 import pytest
 import torch
 from espnet2.asr.frontend.default import DefaultFrontend
 
 from espnet_echo.encoder.echo_vit import EchoViTEncoder
+from espnet_echo.heads.abs_head import AbsEchoHead
 from espnet_echo.heads.asr_multispkr import MultiSpkrASRHead
 from espnet_echo.heads.diar_eend import EENDDiarHead
 from espnet_echo.heads.sep_tasnet import TasNetSepHead
@@ -92,11 +95,20 @@ def test_heads_can_be_switched_off_and_need_only_their_labels():
     assert "loss_sep" not in stats and "loss_asr" not in stats
 
 
-def test_missing_labels_give_clear_error():
-    model = build(heads=("sep",))
+@pytest.mark.parametrize(
+    "heads, drop, match",
+    [
+        (("sep",), "speech_ref", "'speech_ref.scp,speech_ref,variable_columns_sound'"),
+        (("sep",), "num_spk", "'utt2num_spk,num_spk,text_int'"),
+        (("diar",), "spk_labels", "'espnet_rttm,spk_labels,rttm'"),
+        (("asr",), "text_spk2", "text_spk1..text_spk3, empty lines for absent"),
+    ],
+)
+def test_missing_labels_give_clear_error(heads, drop, match):
+    model = build(heads=heads)
     b = batch()
-    del b["speech_ref"]
-    with pytest.raises(ValueError, match="speech_ref"):
+    del b[drop]
+    with pytest.raises(ValueError, match=rf"'{heads[0]}' head .* no '{drop}' \(.*{match}"):
         model(**b)
 
 
@@ -125,3 +137,115 @@ def test_collect_feats_returns_frontend_features():
     feats = model.collect_feats(b["speech"], b["speech_lengths"])
     assert feats["feats"].shape[-1] == 16
     assert feats["feats_lengths"].tolist()[0] == 4000 // 64 + 1
+
+
+def test_head_losses_return_each_heads_perm_and_forward_matches():
+    torch.manual_seed(0)
+    model = build().eval()
+    b = batch()
+    out = model.head_losses(**b)
+    assert list(out) == ["diar", "sep", "asr"]
+    for task, (loss, stats, perm) in out.items():
+        assert perm.shape == (2, S) and sorted(perm[1].tolist()) == list(range(S)), task
+    # sep: utterance 1 has one reference, so perm[1, 1:] are its null slots, ascending
+    assert out["sep"][2][1, 1:].tolist() == sorted(out["sep"][2][1, 1:].tolist())
+    loss, stats, _ = model(**b)
+    expect = sum(0.33 * out[t][0] for t in out)
+    assert torch.allclose(loss, expect, rtol=1e-5)
+    assert not any(hasattr(h, "last_perm") for h in model.heads.values())
+
+
+def test_infer_runs_the_encoder_once_and_returns_every_heads_output():
+    model = build().train()
+    b = batch()
+    calls = []
+    model.encoder.register_forward_hook(lambda *a: calls.append(1))
+    out = model.infer(b["speech"], b["speech_lengths"], {"beam_size": 1, "ctc_weight": 0.5})
+    assert len(calls) == 1 and model.training  # one pass; the mode is restored
+    assert set(out) == {"diar", "sep", "asr"}
+    assert out["diar"]["activity"].shape[::2] == (2, S)
+    assert out["sep"]["sources"].shape == (2, S, 4000)
+    assert out["sep"]["source_energy_db"].shape == (2, S)
+    assert out["asr"]["tokens"].shape[:2] == (2, S)
+    assert out["asr"]["token_lengths"].shape == (2, S)
+    assert model.output_kinds == ("activity", "sources", "tokens")
+    assert not out["sep"]["sources"].requires_grad
+    # the outputs are the heads' own infer() on the fused features (eval mode)
+    model.eval()
+    last, hs, lens = model.encode(b["speech"], b["speech_lengths"])
+    with torch.no_grad():
+        probs = model.heads["diar"].infer(model.fuse("diar", last, hs), lens)["activity"]
+    assert torch.allclose(out["diar"]["activity"], probs, atol=1e-6)
+    with pytest.raises(ValueError, match="speech"):
+        model.infer(b["speech"][0], b["speech_lengths"])
+
+
+class _CountHead(AbsEchoHead):
+    """A head the model has never heard of: predicts K from mean-pooled features."""
+
+    ref_kinds = ("num_spk",)
+    output_kinds = ()
+
+    def __init__(self, encoder_output_size, num_spk):
+        super().__init__(encoder_output_size, num_spk)
+        self.lin = torch.nn.Linear(encoder_output_size, num_spk + 1)
+
+    def infer(self, feats, feats_lens, speech=None, speech_lengths=None):
+        self._check_feats(feats, feats_lens)
+        return {"logits": self.lin(feats.mean(1))}
+
+    def loss(self, output, num_spk=None, **kwargs):
+        loss = torch.nn.functional.cross_entropy(output["logits"], num_spk)
+        perm = torch.arange(self.num_spk).expand(num_spk.shape[0], -1)
+        return loss, {"loss": loss.detach()}, perm
+
+
+def test_a_new_head_needs_only_its_declaration():
+    frontend = DefaultFrontend(n_fft=128, win_length=128, hop_length=64, n_mels=16)
+    encoder = EchoViTEncoder(
+        input_size=16, output_size=D, num_blocks=2, attention_heads=2, linear_units=32
+    )
+    model = ESPnetEchoModel(
+        frontend=frontend, specaug=None, normalize=None, encoder=encoder,
+        diar_head=None, sep_head=_CountHead(D, S), asr_head=None, num_spk=S,
+        frame_shift=256, num_layers=count_encoder_layers(encoder, 16),
+    )
+    b = {k: v for k, v in batch().items() if k in ("speech", "speech_lengths", "num_spk")}
+    loss, stats, _ = model(**b)
+    assert torch.isfinite(loss) and "loss_sep" in stats
+    del b["num_spk"]
+    with pytest.raises(ValueError, match="'utt2num_spk,num_spk,text_int'"):
+        model(**b)
+
+
+def test_unknown_reference_kind_is_rejected_at_construction():
+    class Bad(_CountHead):
+        ref_kinds = ("no_such_kind",)
+
+    with pytest.raises(ValueError, match="unknown reference kind 'no_such_kind'"):
+        ESPnetEchoModel(
+            frontend=None, specaug=None, normalize=None,
+            encoder=EchoViTEncoder(input_size=16, output_size=D, num_blocks=1,
+                                   attention_heads=2, linear_units=32),
+            diar_head=Bad(D, S), sep_head=None, asr_head=None, num_spk=S,
+            frame_shift=4, num_layers=1,
+        )
+
+
+def test_parameter_names_are_those_of_packed_models():
+    """Checkpoints name heads.<task>.* and rwse.<task>.*; the layout must not move.
+
+    The count and digest are those of ``build()``'s state dict before the head
+    contract was introduced (commit de78260), so older checkpoints still load.
+    """
+    keys = sorted(build().state_dict())
+    for key in ("heads.diar.proj.1.weight", "heads.sep.encoder.conv1d.weight",
+                "heads.sep.tcn.network.1.weight", "heads.asr.ctc.ctc_lo.weight",
+                "heads.asr.decoder.embed.0.weight", "heads.asr.encoders_sd.0.0.norm1.weight",
+                "rwse.diar.weights", "rwse.sep.weights", "rwse.asr.weights",
+                "encoder.embed.proj.weight"):
+        assert key in keys, key
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    assert (len(keys), digest) == (
+        167, "5a8037d23949028173833c4a65c6c03f65b525a025ff5229a56b8fa360244232"
+    )

@@ -1,0 +1,191 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Build code shared by EchoTask and JEPATask: the waveform-to-encoder stack.
+
+Both tasks take the same ``frontend``/``specaug``/``normalize``/``encoder`` choices (so a
+JEPA-pretrained encoder has the parameter names the joint model expects) and the same
+``--init``/``--input_size`` options; the construction follows
+``espnet2.tasks.asr.ASRTask.build_model``.
+"""
+
+import argparse
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import torch
+from espnet2.asr.encoder.abs_encoder import AbsEncoder
+from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
+from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
+from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
+from espnet2.asr.frontend.abs_frontend import AbsFrontend
+from espnet2.asr.frontend.default import DefaultFrontend
+from espnet2.asr.specaug.abs_specaug import AbsSpecAug
+from espnet2.asr.specaug.specaug import SpecAug
+from espnet2.layers.abs_normalize import AbsNormalize
+from espnet2.layers.global_mvn import GlobalMVN
+from espnet2.layers.utterance_mvn import UtteranceMVN
+from espnet2.torch_utils.initialize import initialize
+from espnet2.train.class_choices import ClassChoices
+from espnet2.utils.types import int_or_none, str_or_none
+
+from espnet_echo.encoder.echo_vit import EchoViTEncoder
+
+frontend_choices = ClassChoices(
+    name="frontend",
+    classes=dict(default=DefaultFrontend),
+    type_check=AbsFrontend,
+    default="default",
+    optional=True,
+)
+specaug_choices = ClassChoices(
+    name="specaug",
+    classes=dict(specaug=SpecAug),
+    type_check=AbsSpecAug,
+    default=None,
+    optional=True,
+)
+normalize_choices = ClassChoices(
+    "normalize",
+    classes=dict(global_mvn=GlobalMVN, utterance_mvn=UtteranceMVN),
+    type_check=AbsNormalize,
+    default="utterance_mvn",
+    optional=True,
+)
+encoder_choices = ClassChoices(
+    "encoder",
+    classes=dict(
+        echo_vit=EchoViTEncoder,
+        e_branchformer=EBranchformerEncoder,
+        transformer=TransformerEncoder,
+        conformer=ConformerEncoder,
+    ),
+    type_check=AbsEncoder,
+    default="echo_vit",
+)
+
+#: The ClassChoices of the stack, in parser order.
+STACK_CHOICES = [frontend_choices, specaug_choices, normalize_choices, encoder_choices]
+
+# Frames of input features per output frame for ESPnet's subsampling front layers.
+_SUBSAMPLING = {None: 1, "linear": 1, "embed": 1, "conv2d": 4, "conv2d1": 1,
+                "conv2d2": 2, "conv2d6": 6, "conv2d8": 8, "conv1d2": 2}
+
+INIT_CHOICES = ["chainer", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+                "kaiming_normal", None]
+
+
+def encoder_subsampling(encoder: AbsEncoder, encoder_conf: Dict) -> int:
+    """Input frames per encoder output frame.
+
+    Reads ``encoder.subsampling_factor`` (attribute or method) and falls back to the
+    ``input_layer`` of ``encoder_conf`` (ESPnet's conv2d* front layers).
+
+    Raises:
+        ValueError: neither gives the factor.
+    """
+    factor = getattr(encoder, "subsampling_factor", None)
+    if callable(factor):
+        factor = factor()
+    if factor is not None:
+        return int(factor)
+    input_layer = encoder_conf.get("input_layer", "conv2d")
+    if input_layer not in _SUBSAMPLING:
+        raise ValueError(f"cannot infer the subsampling of input_layer={input_layer!r}")
+    return _SUBSAMPLING[input_layer]
+
+
+def add_init_argument(group: argparse._ArgumentGroup) -> None:
+    """``--init``: ESPnet's parameter initialisation method (None: PyTorch's)."""
+    group.add_argument(
+        "--init", type=lambda x: str_or_none(x.lower()), default=None,
+        choices=INIT_CHOICES, help="The initialization method",
+    )
+
+
+def add_input_size_argument(group: argparse._ArgumentGroup) -> None:
+    """``--input_size``: the feature dimension when the model has no frontend."""
+    group.add_argument(
+        "--input_size", type=int_or_none, default=None,
+        help="Feature dimension when no frontend is used",
+    )
+
+
+@dataclass
+class EncoderStack:
+    """What :func:`build_encoder_stack` builds.
+
+    Attributes:
+        frontend: None when ``--input_size`` is given (features are the input).
+        specaug: None unless ``--specaug`` is set.
+        normalize: None when ``--normalize none``.
+        encoder: The encoder.
+        input_size: Feature dimension F the encoder reads.
+        hop_length: Waveform samples per frontend frame (1 without a frontend; 160
+            for a frontend without ``hop_length``).
+        subsampling: Input frames per encoder frame.
+    """
+
+    frontend: Optional[AbsFrontend]
+    specaug: Optional[AbsSpecAug]
+    normalize: Optional[AbsNormalize]
+    encoder: AbsEncoder
+    input_size: int
+    hop_length: int
+    subsampling: int
+
+    @property
+    def frame_shift(self) -> int:
+        """Waveform samples per encoder frame (hop × subsampling)."""
+        return self.hop_length * self.subsampling
+
+
+def build_encoder_stack(args: argparse.Namespace) -> EncoderStack:
+    """Build frontend, specaug, normalize and encoder from the task arguments.
+
+    With ``--input_size`` the frontend is dropped and ``args.frontend`` /
+    ``args.frontend_conf`` are reset (so the written config says so).
+
+    Args:
+        args: Parsed task arguments (the ``STACK_CHOICES`` options and
+            ``input_size``).
+
+    Returns:
+        The :class:`EncoderStack`.
+
+    Raises:
+        ValueError: the encoder's subsampling cannot be determined.
+    """
+    if args.input_size is None:
+        frontend = frontend_choices.get_class(args.frontend)(**args.frontend_conf)
+        input_size = frontend.output_size()
+        hop_length = int(getattr(frontend, "hop_length", 160))
+    else:
+        args.frontend, args.frontend_conf = None, {}
+        frontend, input_size, hop_length = None, args.input_size, 1
+    specaug = (
+        specaug_choices.get_class(args.specaug)(**args.specaug_conf)
+        if args.specaug is not None else None
+    )
+    normalize = (
+        normalize_choices.get_class(args.normalize)(**args.normalize_conf)
+        if args.normalize is not None else None
+    )
+    encoder = encoder_choices.get_class(args.encoder)(
+        input_size=input_size, **args.encoder_conf
+    )
+    return EncoderStack(
+        frontend=frontend,
+        specaug=specaug,
+        normalize=normalize,
+        encoder=encoder,
+        input_size=input_size,
+        hop_length=hop_length,
+        subsampling=encoder_subsampling(encoder, args.encoder_conf),
+    )
+
+
+def initialize_model(model: torch.nn.Module, args: argparse.Namespace) -> None:
+    """Apply ``--init`` (ESPnet's ``initialize``) when it is set."""
+    if args.init is not None:
+        initialize(model, args.init)
+

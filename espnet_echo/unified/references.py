@@ -1,0 +1,226 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Reference kinds: how the joint model builds a head's references from an ESPnet batch.
+
+A head names the kinds it needs in ``AbsEchoHead.ref_kinds``; the model builds each kind
+once per batch from the data names listed here, and :class:`~espnet_echo.tasks.echo.
+EchoTask` checks the training data against the same lists. A new kind of reference is
+one more :class:`ReferenceKind` in :data:`REFERENCE_KINDS`; no branch on head names.
+"""
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Mapping, Tuple
+
+import torch
+import torch.nn.functional as F
+
+
+def frame_labels(
+    sample_labels: torch.Tensor,
+    speech_lengths: torch.Tensor,
+    num_frames: int,
+    frame_shift: int,
+) -> torch.Tensor:
+    """Aggregate sample-level speaker activity to frames by majority vote.
+
+    Frame ``t`` covers samples ``[t * frame_shift, (t + 1) * frame_shift)``. A speaker
+    is active in a frame when more than half of the frame's valid samples (those
+    before ``speech_lengths``) are active. Frames without valid samples are 0, and
+    the output is cut or zero-padded to ``num_frames``.
+
+    (ESPnet's ``LabelAggregate`` frames like an STFT with centre padding and a
+    window, which does not match an encoder whose frame ``t`` starts at sample
+    ``t * frame_shift``; hence these few lines.)
+
+    Args:
+        sample_labels: Sample-level 0/1 activity (B, N, S).
+        speech_lengths: Valid samples per utterance (B,).
+        num_frames: Number of output frames T.
+        frame_shift: Samples per frame.
+
+    Returns:
+        Frame-level 0/1 activity (B, T, S), float.
+
+    Raises:
+        ValueError: sample_labels not (B, N, S), speech_lengths not (B,),
+            ``frame_shift <= 0`` or ``num_frames < 0``.
+    """
+    if sample_labels.dim() != 3:
+        raise ValueError(
+            f"sample_labels must be (B, N, S), got shape {tuple(sample_labels.shape)}"
+        )
+    if frame_shift <= 0 or num_frames < 0:
+        raise ValueError(
+            f"need frame_shift > 0 and num_frames >= 0, got {frame_shift}, "
+            f"{num_frames}"
+        )
+    bs, n_samples, n_spk = sample_labels.shape
+    if speech_lengths.shape != (bs,):
+        raise ValueError(
+            f"speech_lengths must be ({bs},), got {tuple(speech_lengths.shape)}"
+        )
+    labels = (sample_labels > 0.5).float()
+    valid = (
+        torch.arange(n_samples, device=labels.device)[None, :]
+        < speech_lengths.to(labels.device)[:, None]
+    ).float()
+    labels = labels * valid[:, :, None]
+    total = num_frames * frame_shift
+    if n_samples < total:
+        labels = F.pad(labels, (0, 0, 0, total - n_samples))
+        valid = F.pad(valid, (0, total - n_samples))
+    labels = labels[:, :total].reshape(bs, num_frames, frame_shift, n_spk).sum(2)
+    counts = valid[:, :total].reshape(bs, num_frames, frame_shift).sum(2)
+    counts = counts[:, :, None]
+    return ((2 * labels > counts) & (counts > 0)).float()
+
+
+def pad_slots(x: torch.Tensor, num_slots: int, what: str) -> torch.Tensor:
+    """Pad the last (speaker) axis of (B, N, K) to ``num_slots`` with zeros.
+
+    Raises:
+        ValueError: K > num_slots.
+    """
+    if x.shape[-1] > num_slots:
+        raise ValueError(
+            f"{what}: {x.shape[-1]} speakers in a mixture but the model has "
+            f"num_spk={num_slots} slots"
+        )
+    return F.pad(x, (0, num_slots - x.shape[-1]))
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What a reference builder may read besides the batch.
+
+    Attributes:
+        speech: Mixtures (B, N).
+        speech_lengths: Valid samples (B,).
+        num_slots: Speaker slots S of the model.
+        num_frames: Encoder frames T of the batch.
+        frame_shift: Waveform samples per encoder frame.
+    """
+
+    speech: torch.Tensor
+    speech_lengths: torch.Tensor
+    num_slots: int
+    num_frames: int
+    frame_shift: int
+
+
+@dataclass(frozen=True)
+class ReferenceKind:
+    """One kind of reference a head can declare.
+
+    Attributes:
+        name: The kind's name (what heads list in ``ref_kinds``).
+        data_names: Data names the batch must carry, given the number of slots S.
+        hint: What to add to the data options, given S (for error messages).
+        build: ``(batch, context) -> {keyword: tensor}`` passed to ``head.loss``.
+    """
+
+    name: str
+    data_names: Callable[[int], Tuple[str, ...]]
+    hint: Callable[[int], str]
+    build: Callable[[Mapping[str, torch.Tensor], BatchContext], Dict[str, torch.Tensor]]
+
+
+def _spk_labels(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
+    labels = pad_slots(
+        batch["spk_labels"].float(), ctx.num_slots, "spk_labels (RTTM speakers)"
+    )
+    return {
+        "spk_labels": frame_labels(
+            labels, ctx.speech_lengths, ctx.num_frames, ctx.frame_shift
+        )
+    }
+
+
+def _speech_ref(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
+    ref = pad_slots(batch["speech_ref"], ctx.num_slots, "speech_ref (sources)")
+    return {"speech_ref": ref[:, : ctx.speech.shape[1]].transpose(1, 2)}  # (B, S, N)
+
+
+def _num_spk(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
+    return {"num_spk": batch["num_spk"].view(-1).long()}
+
+
+def _text_names(num_slots: int) -> Tuple[str, ...]:
+    return tuple(f"text_spk{n}" for n in range(1, num_slots + 1))
+
+
+def _text(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
+    names = _text_names(ctx.num_slots)
+    texts = [batch[n] for n in names]
+    lens = [batch[f"{n}_lengths"] for n in names]
+    max_len = max(1, max(int(t.shape[1]) for t in texts))
+    text = torch.full(
+        (ctx.speech.shape[0], ctx.num_slots, max_len), -1, dtype=torch.long,
+        device=ctx.speech.device,
+    )
+    for n, t in enumerate(texts):
+        text[:, n, : t.shape[1]] = t
+    return {"text": text, "text_lengths": torch.stack(lens, dim=1)}
+
+
+#: Every reference kind a head can declare, by name.
+REFERENCE_KINDS: Dict[str, ReferenceKind] = {
+    kind.name: kind
+    for kind in (
+        ReferenceKind(
+            name="spk_labels",
+            data_names=lambda s: ("spk_labels",),
+            hint=lambda s: "add 'espnet_rttm,spk_labels,rttm' to the data options",
+            build=_spk_labels,
+        ),
+        ReferenceKind(
+            name="speech_ref",
+            data_names=lambda s: ("speech_ref",),
+            hint=lambda s: (
+                "add 'speech_ref.scp,speech_ref,variable_columns_sound' to the data "
+                "options"
+            ),
+            build=_speech_ref,
+        ),
+        ReferenceKind(
+            name="num_spk",
+            data_names=lambda s: ("num_spk",),
+            hint=lambda s: "add 'utt2num_spk,num_spk,text_int' to the data options",
+            build=_num_spk,
+        ),
+        ReferenceKind(
+            name="text",
+            data_names=_text_names,
+            hint=lambda s: (
+                f"the data options need text_spk1..text_spk{s}, empty lines for absent "
+                "speakers"
+            ),
+            build=_text,
+        ),
+    )
+}
+
+
+def reference_kind(name: str) -> ReferenceKind:
+    """The :class:`ReferenceKind` called ``name``.
+
+    Raises:
+        ValueError: no such kind.
+    """
+    if name not in REFERENCE_KINDS:
+        raise ValueError(
+            f"unknown reference kind {name!r}; known: {sorted(REFERENCE_KINDS)}"
+        )
+    return REFERENCE_KINDS[name]
+
+
+def data_names_of(ref_kinds: Tuple[str, ...], num_slots: int) -> Tuple[str, ...]:
+    """Data names the reference kinds ``ref_kinds`` read, in order, without repeats.
+
+    Raises:
+        ValueError: an unknown kind.
+    """
+    names: Dict[str, None] = {}
+    for kind in ref_kinds:
+        names.update(dict.fromkeys(reference_kind(kind).data_names(num_slots)))
+    return tuple(names)
