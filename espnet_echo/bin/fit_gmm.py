@@ -6,186 +6,21 @@
 ``python -m espnet_echo.bin.fit_gmm --config conf/train_jepa.yaml --wav_scp
 dump/raw/train/wav.scp --num_components 64 --max_frames 200000 --out exp/gmm/gmm.npz``
 
-The features are those of the training config's frontend (``frontend: default``, i.e.
-ESPnet's ``DefaultFrontend(**frontend_conf)`` log-mel, before ``normalize``), so the GMM
-posteriors can be computed from the model's own frontend output. Every audio file is
-validated (:func:`espnet_echo.utils.audio.load_audio`); a bad one stops the run with a
-message naming the scp line and the file. All frames are computed, then
-``--max_frames`` of them are drawn uniformly without replacement (seeded), and the GMM
-is fitted (:meth:`DiagonalGMM.fit`) and written atomically. A scp line may hold several
-paths (e.g. ``speech_ref.scp``): each is one signal.
-
-A stamp ``.<out name>.stamp.json`` next to ``--out`` records the options, the frontend
-conf and the checksums of the scp files (not of the audio); a re-run with the same ones
-and a loadable output does nothing. A failed run leaves an existing output untouched.
+The features are the log-mel frames of the training config's frontend (``frontend:
+default``, before ``normalize``), built through the config's ESPnet task; ``--max_frames``
+of them are drawn (seeded) for the fit (:mod:`espnet_echo.ssl.gmm_fit`). A scp line may
+hold several paths (e.g. ``speech_ref.scp``): each is one signal. A re-run with the same
+options, frontend and scp files is skipped (stamp ``.<out name>.stamp.json``); a failed
+run leaves an existing output untouched.
 """
 
 import argparse
-import json
-import logging
 import sys
-import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
-import torch
-import yaml
-
-from espnet_echo.ssl.gmm import DiagonalGMM, GMMFileError, normalized_cluster_entropy
-from espnet_echo.utils.audio import AudioError, load_audio
-from espnet_echo.utils.cli import add_log_level_argument, setup_logging
-from espnet_echo.utils.fileio import (
-    DataFileError,
-    file_digest,
-    read_kaldi_map,
-    stamp_is_current,
-    write_stamp,
-)
-
-
-def build_frontend(config: Path) -> Tuple[torch.nn.Module, Dict]:
-    """ESPnet ``DefaultFrontend`` of a training config (``frontend: default``).
-
-    Returns:
-        The frontend (eval mode) and its ``frontend_conf``.
-
-    Raises:
-        DataFileError: unreadable config or another frontend; the message names the file.
-    """
-    from espnet2.asr.frontend.default import DefaultFrontend
-
-    try:
-        with open(config, encoding="utf-8") as f:
-            cfg = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as e:
-        raise DataFileError(f"{config}: cannot read the config ({e})") from e
-    if not isinstance(cfg, dict) or cfg.get("frontend") != "default":
-        found = cfg.get("frontend") if isinstance(cfg, dict) else None
-        raise DataFileError(
-            f"{config}: needs 'frontend: default' (log-mel), found {found!r}"
-        )
-    conf = dict(cfg.get("frontend_conf") or {})
-    try:
-        frontend = DefaultFrontend(**conf)
-    except TypeError as e:
-        raise DataFileError(f"{config}: bad frontend_conf ({e})") from e
-    return frontend.eval(), conf
-
-
-def read_wav_list(wav_scps: Sequence[Path]) -> List[Tuple[str, str]]:
-    """``[(scp:line, wav path), ...]`` of every path in the scp files, in file order."""
-    out = []
-    for scp in wav_scps:
-        entries = read_kaldi_map(scp)
-        for lineno, value in enumerate(entries.values(), 1):
-            out.extend((f"{scp}:{lineno}", wav) for wav in value.split())
-    return out
-
-
-@torch.no_grad()
-def compute_frames(
-    frontend: torch.nn.Module, wavs: Sequence[Tuple[str, str]], fs: int
-) -> torch.Tensor:
-    """Log-mel frames (N, F) of every file, concatenated in list order.
-
-    Raises:
-        AudioError: a bad audio file; the message names the scp line and the file.
-    """
-    frames = []
-    for where, wav in wavs:
-        try:
-            audio = load_audio(wav, fs=fs)
-        except AudioError as e:
-            raise AudioError(f"{where}: {e}") from e
-        speech = torch.from_numpy(audio)[None]
-        feats, lens = frontend(speech, torch.tensor([speech.size(1)]))
-        frames.append(feats[0, : int(lens[0])])
-    return torch.cat(frames)
-
-
-def subsample(frames: torch.Tensor, max_frames: int, seed: int) -> torch.Tensor:
-    """At most ``max_frames`` rows drawn uniformly without replacement, in order."""
-    if frames.size(0) <= max_frames:
-        return frames
-    gen = torch.Generator().manual_seed(seed)
-    keep = torch.randperm(frames.size(0), generator=gen)[:max_frames].sort().values
-    return frames[keep]
-
-
-def fit_gmm(
-    config: Path,
-    wav_scps: Sequence[Path],
-    out: Path,
-    num_components: int = 64,
-    max_frames: int = 200000,
-    num_iters: int = 20,
-    seed: int = 0,
-    var_floor: float = 1e-3,
-) -> Optional[Dict]:
-    """Fit and save the GMM; return its summary, or None when the output is current."""
-    frontend, frontend_conf = build_frontend(config)
-    out = Path(out)
-    stamp_name = f".{out.name}.stamp.json"
-    stamp = {
-        "frontend_conf": frontend_conf,
-        "wav_scp": [[str(Path(p).resolve()), file_digest(p)] for p in wav_scps],
-        "num_components": num_components,
-        "max_frames": max_frames,
-        "num_iters": num_iters,
-        "seed": seed,
-        "var_floor": var_floor,
-        "out": out.name,
-    }
-    if stamp_is_current(out.parent, stamp, stamp_name):
-        try:
-            DiagonalGMM.load(out)
-            logging.info(f"{out}: up to date, skipping")
-            return None
-        except GMMFileError as e:
-            logging.warning(f"{e}; fitting again")
-    wavs = read_wav_list(wav_scps)
-    if not wavs:
-        raise DataFileError(f"{', '.join(map(str, wav_scps))}: no audio listed")
-    frames = compute_frames(frontend, wavs, int(frontend_conf.get("fs", 16000)))
-    total = frames.size(0)
-    frames = subsample(frames, max_frames, seed)
-    logging.info(
-        f"{len(wavs)} signals, {total} frames, fitting on {frames.size(0)} "
-        f"({frames.size(1)}-d), K={num_components}"
-    )
-    description = json.dumps(
-        {"frontend": "default", "frontend_conf": frontend_conf,
-         "features": "DefaultFrontend log-mel before normalize"},
-        sort_keys=True,
-    )
-    start = time.perf_counter()
-    gmm = DiagonalGMM.fit(
-        frames, num_components, num_iters=num_iters, seed=seed, var_floor=var_floor,
-        description=description,
-    )
-    fit_time = time.perf_counter() - start
-    with torch.no_grad():
-        loglik = float(gmm.log_likelihood(frames).double().mean())
-        entropy = normalized_cluster_entropy(
-            gmm.log_posteriors(frames).argmax(-1), num_components
-        )
-    gmm.save(out)
-    write_stamp(out.parent, stamp, stamp_name)
-    summary = {
-        "num_signals": len(wavs),
-        "num_frames_total": total,
-        "num_frames": frames.size(0),
-        "fit_time_s": round(fit_time, 2),
-        "mean_log_likelihood": loglik,
-        "normalized_entropy": entropy,
-        "digest": gmm.digest(),
-    }
-    logging.info(
-        f"{out}: fitted {num_components} components on {frames.size(0)} frames in "
-        f"{fit_time:.1f} s; mean log-likelihood {loglik:.3f}, normalised entropy of "
-        f"the hard assignments {entropy:.3f}"
-    )
-    return summary
+from espnet_echo.ssl.gmm_fit import fit_gmm
+from espnet_echo.utils.cli import add_log_level_argument, exit_on_error, setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -221,11 +56,10 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     if args.max_frames < args.num_components:
         sys.exit(f"fit_gmm: error: --max_frames ({args.max_frames}) must be >= "
                  f"--num_components ({args.num_components})")
-    try:
+    # DataFileError, AudioError, GMMFileError and bad fit options are ValueErrors
+    with exit_on_error("fit_gmm", (ValueError,)):
         fit_gmm(args.config, args.wav_scp, args.out, args.num_components, args.max_frames,
                 args.num_iters, args.seed, args.var_floor)
-    except (DataFileError, AudioError, GMMFileError, ValueError) as e:
-        sys.exit(f"fit_gmm: error: {e}")
 
 
 if __name__ == "__main__":

@@ -3,14 +3,10 @@
 #  Apache 2.0
 """Unlabelled audio list for JEPA pretraining (recipe stage 5): mixtures + clean sources.
 
-Reads a ``format_data`` dump dir (``wav.scp``, ``utt2num_samples`` and, when present,
-``speech_ref.scp``) and writes ``<out_dir>/wav.scp`` and ``<out_dir>/speech_shape`` (the
-shape file ESPnet's batch samplers read). Every mixture is listed under its own key and
-every reference source ``n`` under ``<utt>-src<n>``; the sources have the mixture's length
-(``docs/CONTRACT.md``), so their shape is the mixture's. No label is read.
-
-The output dir is replaced atomically and the run is skipped when a stamp says the inputs
-have not changed.
+Writes ``<out_dir>/wav.scp`` and ``<out_dir>/speech_shape`` from a ``format_data`` dump
+dir: every mixture under its own key and every reference source ``n`` under
+``<utt>-src<n>`` (:mod:`espnet_echo.data.ssl_list`). The output dir is replaced
+atomically and the run is skipped when a stamp says the inputs have not changed.
 
 Example:
     python -m espnet_echo.bin.make_ssl_list --data_dir dump/raw/train \\
@@ -21,96 +17,36 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
-from espnet_echo.utils.fileio import (
-    DataFileError,
-    file_digest,
-    read_kaldi_map,
-    stamp_is_current,
-    staged_dir,
-    write_kaldi_map,
-    write_stamp,
-)
+from espnet2.utils.types import str2bool
 
-STAMP = ".ssl_list.json"
+from espnet_echo.data.ssl_list import write_ssl_list
+from espnet_echo.utils.fileio import DataFileError
 
 
-def build_ssl_list(data_dir: Path, with_sources: bool = True) -> Dict[str, Dict[str, str]]:
-    """Keys, paths and sample counts of the pretraining list.
-
-    Args:
-        data_dir: ``format_data`` dump dir.
-        with_sources: Also list the clean sources of ``speech_ref.scp``.
-
-    Returns:
-        ``{"wav.scp": {key: path}, "speech_shape": {key: num_samples}}``.
-
-    Raises:
-        DataFileError: a missing or malformed file, or keys that disagree; the message
-            names the file.
-    """
-    wav_scp = data_dir / "wav.scp"
-    lengths_file = data_dir / "utt2num_samples"
-    wavs = read_kaldi_map(wav_scp, num_fields=1)
-    lengths = read_kaldi_map(lengths_file, num_fields=1)
-    missing = sorted(set(wavs) - set(lengths))
-    if missing:
-        raise DataFileError(f"{lengths_file}: no sample count for {missing[0]!r}")
-    for utt, n in lengths.items():
-        if not n.isdigit() or int(n) == 0:
-            raise DataFileError(f"{lengths_file}: {utt!r} has sample count {n!r}")
-    scp = dict(wavs)
-    shape = {utt: lengths[utt] for utt in wavs}
-    ref_file = data_dir / "speech_ref.scp"
-    if with_sources and ref_file.is_file():
-        for utt, value in read_kaldi_map(ref_file).items():
-            if utt not in wavs:
-                raise DataFileError(f"{ref_file}: {utt!r} is not in {wav_scp}")
-            for n, path in enumerate(value.split(), 1):
-                scp[f"{utt}-src{n}"] = path
-                shape[f"{utt}-src{n}"] = lengths[utt]
-    logging.info(
-        f"{data_dir}: {len(scp)} recordings ({len(wavs)} mixtures, "
-        f"{len(scp) - len(wavs)} sources)"
-    )
-    return {"wav.scp": scp, "speech_shape": shape}
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def get_parser() -> argparse.ArgumentParser:
+    """Command-line parser."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data_dir", type=Path, required=True, help="format_data dump dir")
     p.add_argument("--out_dir", type=Path, required=True)
     p.add_argument(
         "--with_sources",
-        type=lambda s: {"true": True, "false": False}[s.lower()],
+        type=str2bool,
         default=True,
         help="also list the clean sources (true/false)",
     )
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    return p
 
-    inputs = [
-        args.data_dir / name
-        for name in ("wav.scp", "utt2num_samples", "speech_ref.scp")
-        if (args.data_dir / name).is_file()
-    ]
-    stamp = {
-        "inputs": {str(f): file_digest(f) for f in inputs},
-        "with_sources": args.with_sources,
-    }
-    if stamp_is_current(args.out_dir, stamp, STAMP):
-        logging.info(f"{args.out_dir} is up to date; skipped")
-        return
+
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    """Write the list; a data problem exits with status 1 and one message on stderr."""
+    args = get_parser().parse_args(cmd)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
-        lists = build_ssl_list(args.data_dir, args.with_sources)
+        write_ssl_list(args.data_dir, args.out_dir, args.with_sources)
     except DataFileError as e:
         sys.exit(f"ERROR: {e}")
-    with staged_dir(args.out_dir) as tmp:
-        for name, mapping in lists.items():
-            write_kaldi_map(tmp / name, mapping)
-        write_stamp(tmp, stamp, STAMP)
-    logging.info(f"wrote {args.out_dir}")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,13 @@ relative path, as with ESPnet's packer.
 """
 
 import argparse
+from typing import Optional, Sequence
 
 from espnet2.main_funcs.pack_funcs import pack
 
 
 def get_parser() -> argparse.ArgumentParser:
+    """Command-line parser."""
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train_config", required=True)
@@ -28,7 +30,8 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(cmd=None) -> None:
+def main(cmd: Optional[Sequence[str]] = None) -> None:
+    """Write the zip (``meta.yaml``, the config, the model file and the options)."""
     args = get_parser().parse_args(cmd)
     pack(
         files={"echo_model_file": args.model_file},

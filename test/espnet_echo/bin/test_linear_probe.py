@@ -1,20 +1,12 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
-"""Tests of espnet_echo.bin.linear_probe (frozen-encoder speaker-ID and CTC probes)."""
+"""Command line of espnet_echo.bin.linear_probe (the probes: ssl/test_probe.py)."""
 
 import json
 
 import pytest
-import torch
 
-from espnet_echo.bin.linear_probe import (
-    ProbeError,
-    build_feature_extractor,
-    load_encoder_weights,
-    main,
-    speaker_probe,
-    split_by_speaker,
-)
+from espnet_echo.bin.linear_probe import main
 from espnet_echo.bin.simulate import main as simulate_main
 
 CONFIG = """frontend: default
@@ -67,58 +59,18 @@ def test_probe_end_to_end(setup):
     assert 0.0 <= result["ctc_cer"] and result["ctc_num_test"] > 0
 
 
-def test_speaker_probe_without_repeated_speakers_is_skipped():
-    result = speaker_probe(torch.randn(3, 4), ["a", "b", "b"], seed=0)
-    assert result["speaker_acc"] is None and result["num_test"] == 0
-    assert "1 speaker(s) with >= 2 sources" in result["speaker_probe_skipped"]
-
-
-def test_split_by_speaker_holds_out_per_speaker():
-    labels = ["a"] * 10 + ["b"] * 2 + ["c"]
-    train, test, speakers = split_by_speaker(labels, seed=0)
-    assert speakers == ["a", "b"]
-    assert sorted(train + test) == list(range(12)) and not set(train) & set(test)
-    assert sum(labels[i] == "a" for i in test) == 3
-    assert sum(labels[i] == "b" for i in test) == 1
-    assert split_by_speaker(labels, seed=0) == (train, test, speakers)
-
-
-def test_checkpoint_loading(setup, tmp_path):
-    _, _, encoder, fs = build_feature_extractor(setup / "tiny.yaml")
-    assert fs == 16000
-    _, _, other, _ = build_feature_extractor(setup / "tiny.yaml")
-    state = {f"target_encoder.{k}": v for k, v in other.state_dict().items()}
-    state["predictor.w"] = torch.zeros(3)
-    ckpt = tmp_path / "model.pth"
-    torch.save(state, ckpt)
-    assert load_encoder_weights(encoder, ckpt, "target_encoder") == len(other.state_dict())
-    for k, v in encoder.state_dict().items():
-        assert torch.equal(v, other.state_dict()[k]), k
-
-    with pytest.raises(ProbeError, match=r"no key starts with 'encoder\.'.*predictor"):
-        load_encoder_weights(encoder, ckpt, "encoder")
-    key = "target_encoder.embed.proj.weight"
-    assert key in state
-    state[key] = torch.zeros(5, 5)
-    torch.save({"model": state}, ckpt)  # trainer-checkpoint layout
-    with pytest.raises(ProbeError, match=f"{ckpt}: {key} has shape"):
-        load_encoder_weights(encoder, ckpt, "target_encoder")
-    del state[key]
-    torch.save(state, ckpt)
-    with pytest.raises(ProbeError, match="missing"):
-        load_encoder_weights(encoder, ckpt, "target_encoder")
-
-
-def test_normalize_stats_replaces_config_normalize(setup, tmp_path):
-    stats = tmp_path / "feats_stats.npz"
-    import numpy as np
-
-    count = 10
-    np.savez(stats, count=np.array(count), sum=np.full(80, 2.0 * count),
-             sum_square=np.full(80, 5.0 * count))
-    _, normalize, _, _ = build_feature_extractor(setup / "tiny.yaml", stats)
-    x = torch.full((1, 3, 80), 2.0)
-    y, _ = normalize(x, torch.tensor([3]))
-    assert torch.allclose(y, torch.zeros_like(y))  # mean 2 removed
-    with pytest.raises(ProbeError, match="nope.npz: normalize stats file not found"):
-        build_feature_extractor(setup / "tiny.yaml", tmp_path / "nope.npz")
+def test_bad_inputs_are_one_line_errors(setup, tmp_path, capsys):
+    args = ["--config", str(setup / "tiny.yaml"), "--data_dir", str(setup / "data/train"),
+            "--out", str(tmp_path / "probe.json")]
+    with pytest.raises(SystemExit) as e:
+        main(args + ["--token_list", str(tmp_path / "nope.txt")])
+    nope = tmp_path / "nope.txt"
+    assert e.value.code == f"linear_probe: error: {nope}: token list not found"
+    with pytest.raises(SystemExit) as e:
+        main(args + ["--token_list", str(setup / "tokens.txt"),
+                     "--checkpoint", str(tmp_path / "nope.pth")])
+    assert str(e.value.code).startswith(f"linear_probe: error: {tmp_path / 'nope.pth'}: ")
+    assert not (tmp_path / "probe.json").exists()
+    with pytest.raises(SystemExit) as e:
+        main(args)  # --token_list is required
+    assert e.value.code == 2 and "--token_list" in capsys.readouterr().err

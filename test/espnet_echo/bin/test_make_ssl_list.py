@@ -1,13 +1,13 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
-"""Tests of the stage-5 pretraining list (espnet_echo.bin.make_ssl_list)."""
+"""Command line of the stage-5 pretraining list (the list: data/test_ssl_list.py)."""
 
 from pathlib import Path
 
 import pytest
 
-from espnet_echo.bin.make_ssl_list import STAMP, build_ssl_list, main
-from espnet_echo.utils.fileio import DataFileError
+from espnet_echo.bin.make_ssl_list import main
+from espnet_echo.data.ssl_list import STAMP
 
 
 def _write(path: Path, lines):
@@ -42,9 +42,13 @@ def test_lists_mixtures_and_sources_with_mixture_lengths(dump: Path, tmp_path: P
     assert (out / STAMP).is_file()
 
 
-def test_without_sources(dump: Path):
-    lists = build_ssl_list(dump, with_sources=False)
-    assert sorted(lists["wav.scp"]) == ["u1", "u2"]
+def test_without_sources(dump: Path, tmp_path: Path):
+    out = tmp_path / "ssl"
+    main(["--data_dir", str(dump), "--out_dir", str(out), "--with_sources", "False"])
+    assert sorted(_read(out / "wav.scp")) == ["u1", "u2"]
+    with pytest.raises(SystemExit) as e:
+        main(["--data_dir", str(dump), "--out_dir", str(out), "--with_sources", "maybe"])
+    assert e.value.code == 2
 
 
 def test_skips_when_current_and_rebuilds_on_change(dump: Path, tmp_path: Path, caplog):
@@ -77,7 +81,6 @@ def test_malformed_dump_fails_and_keeps_previous_output(
     _write(dump / name, lines)
     with pytest.raises(SystemExit) as e:
         main(["--data_dir", str(dump), "--out_dir", str(out)])
+    assert str(e.value).startswith("ERROR: ")
     assert message in str(e.value) and name in str(e.value)
     assert (out / "wav.scp").read_text() == before
-    with pytest.raises(DataFileError):
-        build_ssl_list(dump)
