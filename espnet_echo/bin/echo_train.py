@@ -11,21 +11,9 @@ registers the plugin classes again.
 """
 
 from espnet_echo.tasks.echo import EchoTask
+from espnet_echo.utils.cli import task_cli
 
-
-def get_parser():
-    """The argument parser of the Echo task."""
-    return EchoTask.get_parser()
-
-
-def main(cmd=None):
-    """Run ``EchoTask.main``.
-
-    Example:
-        % python -m espnet_echo.bin.echo_train --print_config --optim adam
-    """
-    EchoTask.main(cmd=cmd)
-
+get_parser, main = task_cli(EchoTask)
 
 if __name__ == "__main__":
     main()

@@ -14,21 +14,9 @@ re-import ``espnet_echo.tasks.jepa``, which registers the plugin classes again.
 """
 
 from espnet_echo.tasks.jepa import JEPATask
+from espnet_echo.utils.cli import task_cli
 
-
-def get_parser():
-    """The argument parser of the JEPA task."""
-    return JEPATask.get_parser()
-
-
-def main(cmd=None):
-    """Run ``JEPATask.main``.
-
-    Example:
-        % python -m espnet_echo.bin.jepa_train --print_config --optim adam
-    """
-    JEPATask.main(cmd=cmd)
-
+get_parser, main = task_cli(JEPATask)
 
 if __name__ == "__main__":
     main()

@@ -77,11 +77,12 @@ PathLike = Union[str, Path]
 
 __all__ = [
     "DataDir", "EspnetRttm", "RttmSegment", "Segment", "UttLabels", "load_data_dir",
-    "cut_recording",
+    "cut_recording", "indexed_files", "SPK_SCP", "TEXT_SPK",
 ]
 
-_SPK_SCP = re.compile(r"^spk(\d+)\.scp$")
-_TEXT_SPK = re.compile(r"^text_spk(\d+)$")
+#: Names of the numbered per-speaker files (data, dump and hypothesis dirs).
+SPK_SCP = re.compile(r"^spk(\d+)\.scp$")
+TEXT_SPK = re.compile(r"^text_spk(\d+)$")
 
 #: Kaldi/ESPnet files that are not used (nothing in them is needed, or they describe
 #: features the model recomputes) and are not carried into a dump.
@@ -275,6 +276,16 @@ class DataDir:
         """
         key = self.rec_of(utt)
         return [self.spk[n][key] for n in sorted(self.spk) if key in self.spk[n]]
+
+    def texts(self, utt: str) -> List[str]:
+        """The K transcripts of ``utt`` in speaker order (empty without transcripts).
+
+        A ``format_data`` dump lists every utterance in every ``text_spk{n}`` (``<utt>``
+        alone for n > K); those are cut off at K.
+        """
+        listed = [self.text[n][utt] for n in sorted(self.text) if utt in self.text[n]]
+        k = self.num_spk.get(utt)
+        return listed[:k] if k is not None else listed
 
     def audio_entry(self, utt: str, which: Union[str, int] = "mix") -> Tuple[str, str]:
         """``(entry, file:line)`` of the mixture (``"mix"``), source n or ``"noise"``."""
@@ -735,11 +746,32 @@ def _to_seconds(ddir: DataDir, name: str, mapping: Dict[str, str]) -> Dict[str, 
     return out
 
 
-def _indexed_files(ddir: DataDir, pattern: re.Pattern, num_spk_max: int) -> List[int]:
-    indices = []
-    for p in sorted(ddir.path.iterdir()):
+def indexed_files(
+    directory: PathLike, pattern: re.Pattern, num_spk_max: int = MAX_SPK
+) -> Dict[int, Path]:
+    """The numbered per-speaker files of a dir: ``{n: path}`` sorted by n.
+
+    The one rule for ``spk{n}.scp``/``text_spk{n}`` names (data dirs, dumps and
+    hypothesis dirs): n is written without leading zeros and lies in 1..num_spk_max.
+
+    Args:
+        directory: The dir.
+        pattern: :data:`SPK_SCP` or :data:`TEXT_SPK`.
+        num_spk_max: Largest allowed n.
+
+    Returns:
+        ``{n: path}``, empty when there is none (or no dir).
+
+    Raises:
+        DataFileError: an index out of range or with leading zeros, naming the file.
+    """
+    directory = Path(directory)
+    found = {}
+    if not directory.is_dir():
+        return found
+    for p in sorted(directory.iterdir()):
         m = pattern.match(p.name)
-        if m is None:
+        if m is None or not p.is_file():
             continue
         n = int(m.group(1))
         if not 1 <= n <= num_spk_max or m.group(1) != str(n):
@@ -747,8 +779,8 @@ def _indexed_files(ddir: DataDir, pattern: re.Pattern, num_spk_max: int) -> List
                 f"{p}: speaker index must be 1..{num_spk_max} (num_spk_max), "
                 f"got {m.group(1)!r}"
             )
-        indices.append(n)
-    return sorted(indices)
+        found[n] = p
+    return dict(sorted(found.items()))
 
 
 def _check_group(ddir: DataDir, fmt: str, files: Dict[int, Dict[str, str]]) -> Dict[str, int]:
@@ -1002,9 +1034,9 @@ def load_data_dir(path: PathLike, num_spk_max: int = MAX_SPK) -> DataDir:
             seen[file_chan] = rec
             ddir.reco2file_and_channel[rec] = file_chan
 
-    for n in _indexed_files(ddir, _SPK_SCP, num_spk_max):
+    for n in indexed_files(path, SPK_SCP, num_spk_max):
         ddir.spk[n] = _read_audio_scp(ddir, f"spk{n}.scp")
-    for n in _indexed_files(ddir, _TEXT_SPK, num_spk_max):
+    for n in indexed_files(path, TEXT_SPK, num_spk_max):
         ddir.text[n] = _read(ddir, f"text_spk{n}", num_fields=None, allow_empty=True)
     ddir.noise = _read_audio_scp(ddir, "noise.scp")
     _read_speech_ref(ddir, num_spk_max)
@@ -1051,7 +1083,7 @@ def load_data_dir(path: PathLike, num_spk_max: int = MAX_SPK) -> DataDir:
         if (path / name).exists():
             ddir.notes.append(f"{path / name}: not used and not carried ({what})")
     for p in sorted(path.iterdir()):
-        known = p.name in READ or _SPK_SCP.match(p.name) or _TEXT_SPK.match(p.name)
+        known = p.name in READ or SPK_SCP.match(p.name) or TEXT_SPK.match(p.name)
         if p.is_file() and not p.name.startswith(".") and not known:
             if p.name not in NOT_CARRIED:
                 ddir.notes.append(f"{p}: not a file of the contract or of Kaldi/ESPnet data "

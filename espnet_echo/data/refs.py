@@ -1,29 +1,38 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
-"""Per-speaker reference and hypothesis files of a data dir (formats: docs/CONTRACT.md).
+"""Hypothesis-dir files, and the labelled clean sources of a data dir.
 
-Reads the numbered per-speaker files (``spk{n}.scp``, ``text_spk{n}``), ``utt2num_spk``
-and the clean sources of either layout of a reference dir: a contract data dir
-(``data/<split>``) or its ``format_data`` dump (``dump/raw/<split>``: ``speech_ref.scp``
-instead of ``spk{n}.scp``, ``text_spk{n}`` for every utterance, cut to K with
-``utt2num_spk``). Used by scoring, the reference-derived baselines and the probes.
+Reference data dirs (a contract data dir or its ``format_data`` dump) are read by the one
+data-dir reader, :func:`espnet_echo.data.datadir.load_data_dir` (``segments``, pipes,
+arks, paths with spaces, ``speech_ref.scp``, padded ``text_spk{n}``). This module reads
+what that reader does not serve: the simple layout of a hypothesis dir
+(``utt2num_spk`` with K >= 0, numbered ``spk{n}.scp``/``text_spk{n}`` whose file names
+follow the same rule, :func:`espnet_echo.data.datadir.indexed_files`), and it lists the
+labelled clean sources of a data dir for the probes (:func:`read_labelled_sources`, on top
+of :class:`~espnet_echo.data.datadir.DataDir`).
 
 Every error is a :class:`~espnet_echo.utils.fileio.DataFileError` whose message names the
 file and, where there is one, the line (``path:line``).
 """
 
 import random
-import re
 from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple, Union
 
+from espnet_echo.data.datadir import (
+    SPK_SCP,
+    TEXT_SPK,
+    DataDir,
+    indexed_files,
+    load_data_dir,
+)
 from espnet_echo.utils.fileio import DataFileError, read_kaldi_map
 
 PathLike = Union[str, Path]
 # {utt: [(value, file the value came from), ...]} in speaker order
 Indexed = Dict[str, List[Tuple[str, Path]]]
 
-_INDEXED = {"scp": re.compile(r"^spk(\d+)\.scp$"), "text": re.compile(r"^text_spk(\d+)$")}
+_INDEXED = {"scp": SPK_SCP, "text": TEXT_SPK}
 _INDEXED_NAME = {"scp": "spk{}.scp", "text": "text_spk{}"}
 
 
@@ -98,8 +107,11 @@ def read_indexed(
 ) -> Optional[Indexed]:
     """Read the numbered per-speaker files ``spk{n}.scp`` (kind ``"scp"``) or ``text_spk{n}``.
 
-    Files must be numbered 1..N without gaps, and an utterance listed in file n must be
-    listed in files 1..n-1 (the contract writes output n only for mixtures with K >= n).
+    Files must be numbered 1..N without gaps (names as
+    :func:`~espnet_echo.data.datadir.indexed_files`), and an utterance listed in file n
+    must be listed in files 1..n-1 (the contract writes output n only for mixtures with
+    K >= n). A line of ``spk{n}.scp`` is ``<utt> <entry>``, the entry being the rest of
+    the line (:mod:`espnet_echo.data.scp`).
 
     Args:
         directory: Data or hypothesis dir.
@@ -115,13 +127,7 @@ def read_indexed(
             utterance missing from a lower-numbered file; the message names the file.
     """
     directory = Path(directory)
-    pattern = _INDEXED[kind]
-    found = {}
-    if directory.is_dir():
-        for p in directory.iterdir():
-            m = pattern.match(p.name)
-            if m and p.is_file():
-                found[int(m.group(1))] = p
+    found = indexed_files(directory, _INDEXED[kind])
     if not found:
         return None
     name = _INDEXED_NAME[kind]
@@ -136,7 +142,7 @@ def read_indexed(
     for n in range(1, top + 1):
         path = found[n]
         if kind == "scp":
-            entries = read_kaldi_map(path, num_fields=1)
+            entries = read_kaldi_map(path, num_fields=None)
         else:
             entries = read_kaldi_map(path, allow_empty_value=True)
         check_known(path, entries, known_utts)
@@ -152,139 +158,53 @@ def read_indexed(
     return out
 
 
-def _ref_num_spk(ref_dir: Path, known_utts: Collection[str]) -> Optional[Dict[str, int]]:
-    path = ref_dir / "utt2num_spk"
-    return read_num_spk(path, known_utts) if path.is_file() else None
-
-
-def _check_count(
-    ref_dir: Path, utt: str, entries: List[Tuple[str, Path]], k: int, first: Path, what: str
-) -> List[Tuple[str, Path]]:
-    if len(entries) != k:
-        where = entries[-1][1] if entries else first
-        num_spk = ref_dir / "utt2num_spk"
-        raise DataFileError(
-            f"{where}: utterance {utt!r} has {len(entries)} {what}, but "
-            f"{num_spk}:{line_of(num_spk, utt)} says K={k}"
-        )
-    return entries
-
-
-def read_ref_sources(ref_dir: PathLike, known_utts: Collection[str]) -> Optional[Indexed]:
-    """Reference sources of a contract data dir or of a ``format_data`` dump dir.
-
-    Reads ``spk{n}.scp`` (data dir) or else ``speech_ref.scp``
-    (``<utt> <spk1 path> ... <spkK path>``, dump dir). When the dir has ``utt2num_spk``,
-    each utterance must have exactly K sources.
-
-    Args:
-        ref_dir: Data or dump dir.
-        known_utts: The utterances of the dir (``wav.scp`` keys); others are an error.
-
-    Returns:
-        None when the dir has neither, else ``{utt: [(path, file), ...]}``.
-
-    Raises:
-        DataFileError: malformed file, unknown utterance or a count that contradicts
-            ``utt2num_spk``; the message names the file.
-    """
-    ref_dir = Path(ref_dir)
-    out = read_indexed(ref_dir, "scp", known_utts)
-    first = ref_dir / "spk1.scp"
-    if out is None:
-        first = ref_dir / "speech_ref.scp"
-        if not first.is_file():
-            return None
-        raw = read_kaldi_map(first)
-        check_known(first, raw, known_utts)
-        out = {utt: [(p, first) for p in value.split()] for utt, value in raw.items()}
-    num_spk = _ref_num_spk(ref_dir, known_utts)
-    if num_spk is not None:
-        for utt, k in num_spk.items():
-            _check_count(ref_dir, utt, out.get(utt, []), k, first, "reference sources")
-    return out
-
-
-def read_ref_texts(ref_dir: PathLike, known_utts: Collection[str]) -> Optional[Indexed]:
-    """Reference transcripts of a contract data dir or of a ``format_data`` dump dir.
-
-    A dump dir lists every utterance in every ``text_spk{n}`` (``<utt>`` alone for
-    n > K); with ``utt2num_spk`` the lists are cut to K entries, and a non-empty
-    transcript beyond K, or fewer than K transcripts, is an error.
-
-    Args:
-        ref_dir: Data or dump dir.
-        known_utts: The utterances of the dir (``wav.scp`` keys); others are an error.
-
-    Returns:
-        None without ``text_spk1``, else ``{utt: [(text, file), ...]}`` (K entries).
-
-    Raises:
-        DataFileError: malformed file, unknown utterance or inconsistent count; the
-            message names the file.
-    """
-    ref_dir = Path(ref_dir)
-    out = read_indexed(ref_dir, "text", known_utts)
-    num_spk = _ref_num_spk(ref_dir, known_utts)
-    if out is None or num_spk is None:
-        return out
-    for utt, k in num_spk.items():
-        entries = out.get(utt, [])
-        for text, path in entries[k:]:
-            if text:
-                raise DataFileError(
-                    f"{path}:{line_of(path, utt)}: utterance {utt!r} has K={k} speakers "
-                    f"(utt2num_spk) but a transcript for a speaker beyond K"
-                )
-        out[utt] = _check_count(
-            ref_dir, utt, entries[:k], k, ref_dir / "text_spk1", "transcripts"
-        )
-    return out
-
-
 def read_labelled_sources(
-    data_dir: PathLike, max_utts: Optional[int] = None, seed: int = 0
+    data_dir: Union[PathLike, DataDir], max_utts: Optional[int] = None, seed: int = 0
 ) -> List[Dict[str, str]]:
     """The clean sources of (a seeded subset of) the mixtures, with speaker and transcript.
 
-    Source n of a mixture is speaker ``utt2spks`` column n; its transcript is
-    ``text_spk{n}`` ("" without transcripts).
+    Source n of a mixture is speaker ``utt2spks`` column n; its transcript is the n-th of
+    :meth:`DataDir.texts` ("" without transcripts). Read the audio of the i-th source of a
+    mixture with ``ddir.read_audio(utt, i)`` (sources are listed in speaker order, so i
+    counts the entries of that ``utt``); with ``segments`` the entry is that of the
+    recording and ``read_audio`` cuts it.
 
     Args:
-        data_dir: Data or dump dir with ``wav.scp``, clean sources (``spk{n}.scp`` or
-            ``speech_ref.scp``), ``utt2spks`` and optionally ``text_spk{n}``.
+        data_dir: Data or dump dir (or its :class:`DataDir`) with ``wav.scp``, clean
+            sources (``spk{n}.scp`` or ``speech_ref.scp``), ``utt2spks`` and optionally
+            transcripts.
         max_utts: Keep a seeded random subset of this many mixtures (None: all).
         seed: Seed of the subset.
 
     Returns:
-        ``[{"utt", "wav", "spk", "text"}, ...]``, mixtures in sorted order, sources in
-        speaker order.
+        ``[{"utt", "wav", "spk", "text"}, ...]`` (``wav``: the scp entry), mixtures in
+        sorted order, sources in speaker order.
 
     Raises:
-        DataFileError: no clean sources, a source without a speaker label, no source at
-            all, or a malformed file; the message names the file.
+        DataFileError: no clean sources, no ``utt2spks``, no source at all, or any
+            problem of the data dir; the message names the file.
     """
-    data_dir = Path(data_dir)
-    wavs = read_kaldi_map(data_dir / "wav.scp")
-    utts = sorted(wavs)
+    ddir = data_dir if isinstance(data_dir, DataDir) else load_data_dir(data_dir)
+    utts = ddir.utts
     if max_utts is not None and len(utts) > max_utts:
         utts = sorted(random.Random(seed).sample(utts, max_utts))
-    sources = read_ref_sources(data_dir, wavs)
-    if sources is None:
-        raise DataFileError(f"{data_dir}: no spk{{n}}.scp or speech_ref.scp (clean sources)")
-    texts = read_ref_texts(data_dir, wavs) or {}
-    spks = read_kaldi_map(data_dir / "utt2spks")
+    if not ddir.spk:
+        raise DataFileError(f"{ddir.path}: no spk{{n}}.scp or speech_ref.scp (clean sources)")
+    if ddir.utt2spks is None:
+        raise DataFileError(f"{ddir.path / 'utt2spks'}: file not found (speaker labels)")
     out = []
     for utt in utts:
-        labels = spks.get(utt, "").split()
-        for n, (wav, where) in enumerate(sources.get(utt, [])):
-            if n >= len(labels):
+        labels = ddir.utt2spks.get(utt, [])
+        texts = ddir.texts(utt)
+        for n, wav in enumerate(ddir.sources(utt), 1):
+            if n > len(labels):
                 raise DataFileError(
-                    f"{data_dir / 'utt2spks'}: utterance {utt!r} has {len(labels)} "
-                    f"speakers but {where} lists source {n + 1}"
+                    f"{ddir.path / 'utt2spks'}: utterance {utt!r} has {len(labels)} "
+                    f"speakers but {ddir.where_audio(ddir.source_file.format(n), utt)} "
+                    f"lists source {n}"
                 )
-            text = texts[utt][n][0] if utt in texts and n < len(texts[utt]) else ""
-            out.append({"utt": utt, "wav": wav, "spk": labels[n], "text": text})
+            text = texts[n - 1] if n <= len(texts) else ""
+            out.append({"utt": utt, "wav": wav, "spk": labels[n - 1], "text": text})
     if not out:
-        raise DataFileError(f"{data_dir}: no sources")
+        raise DataFileError(f"{ddir.path}: no sources")
     return out

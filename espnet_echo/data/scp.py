@@ -30,11 +30,11 @@ checks of :func:`espnet_echo.utils.audio.check_signal` (mono, non-empty, finite)
 
 import os
 import re
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
-from espnet_echo.utils.audio import AudioError, check_signal, read_audio
+from espnet_echo.utils.audio import AudioError, check_signal, conform_audio, read_audio
 from espnet_echo.utils.fileio import DataFileError
 
 _ARK_OFFSET = re.compile(r"^(.*):(\d+)$")
@@ -128,6 +128,67 @@ def read_entry(value: str, where: str) -> Tuple[np.ndarray, int]:
         )
     rate, array = obj
     return check_signal(array, f"{where}: {value}"), int(rate)
+
+
+def load_entry(
+    value: str,
+    where: str,
+    fs: int,
+    resample: bool = False,
+    allow_silent: bool = True,
+) -> np.ndarray:
+    """Decode one scp entry (:func:`read_entry`) and bring it to rate ``fs``.
+
+    Args:
+        value: The entry.
+        where: ``file:line`` of the entry, prefixed to every message.
+        fs: Required rate.
+        resample: Resample another rate to ``fs`` (with a warning) instead of failing.
+        allow_silent: If False, an all-zero signal is an error.
+
+    Returns:
+        float32 ``(T,)`` at ``fs``.
+
+    Raises:
+        DataFileError: a refused form.
+        AudioError: bad audio, a wrong rate (without ``resample``) or refused silence;
+            the message names ``file:line`` and the entry.
+    """
+    wav, rate = read_entry(value, where)
+    return conform_audio(wav, rate, f"{where}: {value.strip()}", fs, resample, allow_silent)
+
+
+def split_entries(value: str, where: str) -> List[str]:
+    """The audio entries of one scp line that may list several (``speech_ref.scp``).
+
+    One entry when the rest of the line is one: a ``cmd |`` pipe, or a path that exists
+    (so a path with spaces stays whole, as Kaldi/ESPnet read an scp). Otherwise the line is
+    split on whitespace, as ESPnet's ``variable_columns_sound`` splits ``speech_ref.scp``;
+    a column cannot then be a pipe.
+
+    Args:
+        value: The rest of the line after the key.
+        where: ``file:line`` for messages.
+
+    Returns:
+        The entries, in line order.
+
+    Raises:
+        DataFileError: a refused form (:func:`entry_kind`), or a pipe among several
+            columns.
+    """
+    value = value.strip()
+    kind = entry_kind(value, where)
+    if kind == PIPE or (kind == PATH and os.path.exists(value)) or len(value.split()) == 1:
+        return [value]
+    entries = value.split()
+    for entry in entries:
+        if entry_kind(entry, where) == PIPE:
+            raise DataFileError(
+                f"{where}: a pipe cannot be one of several columns ({value!r}); list it "
+                "alone on its line"
+            )
+    return entries
 
 
 def entry_stamp(value: str) -> Optional[str]:

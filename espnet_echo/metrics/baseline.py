@@ -9,26 +9,31 @@ Kinds:
         reference speech as one speaker (``rttm``), the mixture itself as the one
         separated source (SI-SDRi 0 dB) and an empty transcript (WER 100 %).
 
-The reference may be a contract data dir or its ``format_data`` dump dir. Only the tasks
-the reference dir has are written; numbered files of a previous run (``spk{n}.scp``,
-``text_spk{n}``) that this run does not write are removed, so the dir holds exactly one
-hypothesis.
+The reference is read by the one data-dir reader
+(:func:`espnet_echo.data.datadir.load_data_dir`): a contract data dir or its
+``format_data`` dump dir, with ``segments``, pipes and the other conventions it supports.
+Files keyed by utterance (an utterance-level ``rttm``, ``utt2num_spk``) are copied
+verbatim; recording-level labels are cut to each segment and written in utterance time
+(:func:`espnet_echo.metrics.scoring.reference_labels`); with ``segments`` the audio of each
+utterance (sources, or the mixture for ``one_speaker``) is cut and written to
+``<out_dir>/wav/`` (float WAV at its own rate), since a hypothesis lists utterance audio.
+Only the tasks the reference dir has are written; numbered files of a previous run
+(``spk{n}.scp``, ``text_spk{n}``) that this run does not write are removed, so the dir
+holds exactly one hypothesis.
 """
 
 import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Sequence, Union
 
+import soundfile
 from pyannote.core import Annotation
+from pyannote.core import Segment as PSegment
 
-from espnet_echo.data.refs import read_num_spk, read_ref_sources, read_ref_texts
-from espnet_echo.data.rttm import read_rttm, write_rttm
-from espnet_echo.utils.fileio import (
-    DataFileError,
-    atomic_open,
-    read_kaldi_map,
-    write_kaldi_map,
-)
+from espnet_echo.data.datadir import DataDir, load_data_dir
+from espnet_echo.data.rttm import write_rttm
+from espnet_echo.metrics.scoring import reference_labels, reference_num_spk
+from espnet_echo.utils.fileio import DataFileError, atomic_open, write_kaldi_map
 
 PathLike = Union[str, Path]
 KINDS = ("oracle", "one_speaker")
@@ -52,34 +57,82 @@ def _write_numbered(
     return written
 
 
+def _utt_audio(ref: DataDir, utt: str, which, out_dir: Path) -> str:
+    """An scp entry of the audio of ``utt`` (``"mix"`` or source n) in utterance time.
+
+    Without ``segments`` the reference entry itself; with ``segments`` the cut audio,
+    written to ``<out_dir>/wav/<utt>_<which>.wav``.
+    """
+    if ref.segments is None:
+        return ref.audio_entry(utt, which)[0]
+    wav, cut = ref.read_audio(utt, which)
+    path = out_dir / "wav" / f"{utt}_{which if which == 'mix' else f'spk{which}'}.wav"
+    path.parent.mkdir(exist_ok=True)
+    soundfile.write(path, wav, cut.rate, subtype="FLOAT")
+    return str(path.resolve())
+
+
+def _has_labels(ref: DataDir) -> bool:
+    return ref.rttm is not None or ref.espnet_rttm is not None
+
+
+def _labels_rttm(ref: DataDir, out_dir: Path, one_speaker: bool) -> Path:
+    """Reference turns of every utterance (or their union as ``spk1``) as ``rttm``."""
+    hyps: Dict[str, Annotation] = {}
+    utt_level = ref.rttm is not None and ref.rttm_level == "utt"
+    for utt in ref.utts:
+        if utt_level:  # already in utterance time: no audio needed
+            ann = Annotation(uri=utt)
+            for seg in ref.rttm.get(utt, []):
+                ann[PSegment(seg.start, seg.end), f"L{seg.lineno}"] = seg.spk
+        else:
+            ann = reference_labels(ref, utt)[0]
+        if one_speaker:
+            union = Annotation(uri=utt)
+            for seg in ann.get_timeline().support():
+                union[seg] = "spk1"
+            ann = union
+        hyps[utt] = ann
+    write_rttm(out_dir / "rttm", hyps, decimals=6 if not one_speaker else 3)
+    return out_dir / "rttm"
+
+
 def make_oracle(ref_dir: PathLike, out_dir: PathLike) -> List[Path]:
     """Write the reference answers into ``out_dir`` (an existing dir).
 
-    ``rttm`` and ``utt2num_spk`` are copied verbatim; sources and transcripts are
-    rewritten in the hypothesis layout (``spk{n}.scp`` / ``text_spk{n}`` only for
-    mixtures with K >= n), from either a data dir or a dump dir (``speech_ref.scp``).
+    An utterance-level ``rttm`` and ``utt2num_spk`` are copied verbatim (else written from
+    the reader's labels and counts); sources and transcripts are rewritten in the
+    hypothesis layout (``spk{n}.scp`` / ``text_spk{n}`` only for mixtures with K >= n).
     Returns the files written; errors as :func:`make_baseline_hyp`.
     """
     ref_dir, out_dir = Path(ref_dir), Path(out_dir)
-    wavs = read_kaldi_map(ref_dir / "wav.scp", num_fields=1)
-    if not (ref_dir / "utt2num_spk").is_file():
-        raise DataFileError(f"{ref_dir / 'utt2num_spk'}: file not found")
-    read_num_spk(ref_dir / "utt2num_spk", known_utts=wavs)  # validate before copying
+    ref = load_data_dir(ref_dir)
+    try:
+        ref.check_complete()
+        num_spk = {utt: reference_num_spk(ref, utt) for utt in ref.utts}
+    except DataFileError as e:
+        if (ref_dir / "utt2num_spk").is_file():
+            raise
+        raise DataFileError(f"{ref_dir / 'utt2num_spk'}: file not found ({e})") from e
     written = []
-    if (ref_dir / "rttm").is_file():
-        read_rttm(ref_dir / "rttm", known_utts=wavs)
+    if ref.rttm is not None and ref.rttm_level == "utt" and ref.reco2file_and_channel is None:
         _copy(ref_dir / "rttm", out_dir / "rttm")
         written.append(out_dir / "rttm")
-    _copy(ref_dir / "utt2num_spk", out_dir / "utt2num_spk")
+    elif _has_labels(ref):
+        written.append(_labels_rttm(ref, out_dir, one_speaker=False))
+    if (ref_dir / "utt2num_spk").is_file():
+        _copy(ref_dir / "utt2num_spk", out_dir / "utt2num_spk")
+    else:
+        write_kaldi_map(out_dir / "utt2num_spk", num_spk)
     written.append(out_dir / "utt2num_spk")
-    sources = read_ref_sources(ref_dir, wavs)
-    if sources is not None:
-        lists = {utt: [p for p, _ in v] for utt, v in sources.items()}
+    if ref.spk:
+        lists = {
+            utt: [_utt_audio(ref, utt, n, out_dir) for n in range(1, len(ref.sources(utt)) + 1)]
+            for utt in ref.utts
+        }
         written += _write_numbered(out_dir, "spk{}.scp", lists)
-    texts = read_ref_texts(ref_dir, wavs)
-    if texts is not None:
-        lists = {utt: [t for t, _ in v] for utt, v in texts.items()}
-        written += _write_numbered(out_dir, "text_spk{}", lists)
+    if ref.text:
+        written += _write_numbered(out_dir, "text_spk{}", {u: ref.texts(u) for u in ref.utts})
     return written
 
 
@@ -89,26 +142,19 @@ def make_one_speaker(ref_dir: PathLike, out_dir: PathLike) -> List[Path]:
     Returns the files written; errors as :func:`make_baseline_hyp`.
     """
     ref_dir, out_dir = Path(ref_dir), Path(out_dir)
-    wavs = read_kaldi_map(ref_dir / "wav.scp", num_fields=1)
+    ref = load_data_dir(ref_dir)
     written = []
-    if (ref_dir / "rttm").is_file():
-        refs = read_rttm(ref_dir / "rttm", known_utts=wavs)
-        hyps: Dict[str, Annotation] = {}
-        for utt in wavs:
-            ann = Annotation(uri=utt)
-            if utt in refs:
-                for seg in refs[utt].get_timeline().support():
-                    ann[seg] = "spk1"
-            hyps[utt] = ann
-        write_rttm(out_dir / "rttm", hyps)
-        written.append(out_dir / "rttm")
-    write_kaldi_map(out_dir / "utt2num_spk", {utt: 1 for utt in wavs})
+    if _has_labels(ref):
+        written.append(_labels_rttm(ref, out_dir, one_speaker=True))
+    write_kaldi_map(out_dir / "utt2num_spk", {utt: 1 for utt in ref.utts})
     written.append(out_dir / "utt2num_spk")
-    if (ref_dir / "spk1.scp").is_file() or (ref_dir / "speech_ref.scp").is_file():
-        write_kaldi_map(out_dir / "spk1.scp", wavs)
+    if ref.spk:
+        write_kaldi_map(
+            out_dir / "spk1.scp", {u: _utt_audio(ref, u, "mix", out_dir) for u in ref.utts}
+        )
         written.append(out_dir / "spk1.scp")
-    if (ref_dir / "text_spk1").is_file():
-        write_kaldi_map(out_dir / "text_spk1", {utt: "" for utt in wavs})
+    if ref.text:
+        write_kaldi_map(out_dir / "text_spk1", {utt: "" for utt in ref.utts})
         written.append(out_dir / "text_spk1")
     return written
 
@@ -126,8 +172,10 @@ def make_baseline_hyp(ref_dir: PathLike, out_dir: PathLike, kind: str) -> List[P
 
     Raises:
         ValueError: unknown ``kind``.
-        DataFileError: the reference dir lacks ``wav.scp`` (or ``utt2num_spk`` for oracle)
-            or has a malformed ``rttm``.
+        DataFileError: the reference dir lacks ``wav.scp`` (or, for oracle,
+            ``utt2num_spk`` when nothing else gives K), or any problem the data-dir reader
+            finds; the message names ``file:line``.
+        AudioError: unreadable reference audio (read for labels and cut segments).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}, expected one of {KINDS}")

@@ -20,7 +20,7 @@ one-speaker hypothesis misses one of them.
 """
 
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate
@@ -67,6 +67,7 @@ def compute_der(
     hypotheses: Mapping[str, Annotation],
     durations: Optional[Mapping[str, float]] = None,
     collar: float = 0.0,
+    uems: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
 ) -> DERResult:
     """Global, duration-weighted DER over all reference utterances.
 
@@ -91,13 +92,16 @@ def compute_der(
             UEM is the union of reference and hypothesis extents (as pyannote does).
         collar: No-score zone in seconds on each side of every reference boundary
             (md-eval convention; pyannote receives ``2 * collar``, see module docstring).
+        uems: ``{utt: [(start, end), ...]}`` scored regions in seconds (a ``uem`` file);
+            an utterance listed here is scored on these ranges instead of
+            ``[0, duration]``; speech of either side outside them is ignored.
 
     Returns:
         The accumulated :class:`DERResult`.
 
     Raises:
         ValueError: a hypothesis utterance is not in ``references``, a duration is
-            missing, or ``collar`` is negative.
+            missing, a UEM range is reversed, or ``collar`` is negative.
     """
     if collar < 0:
         raise ValueError(f"collar must be >= 0, got {collar}")
@@ -112,6 +116,16 @@ def compute_der(
             num_missing += 1
             hyp = Annotation(uri=utt)
         ref, hyp = ref.support(), hyp.support()
+        if uems is not None and utt in uems:
+            ranges = []
+            for start, end in uems[utt]:
+                if not end >= start:
+                    raise ValueError(f"UEM range of {utt!r} ends before it starts: "
+                                     f"{start} {end}")
+                if end > start:
+                    ranges.append(Segment(float(start), float(end)))
+            metric(ref, hyp, uem=Timeline(ranges, uri=utt).support())
+            continue
         if durations is not None:
             if utt not in durations:
                 raise ValueError(f"no duration for utterance {utt!r}")
@@ -146,6 +160,7 @@ def compute_der_collars(
     hypotheses: Mapping[str, Annotation],
     durations: Optional[Mapping[str, float]] = None,
     collars: Sequence[float] = (0.0, 0.25),
+    uems: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None,
 ) -> List[DERResult]:
     """:func:`compute_der` at each collar (md-eval convention), in the given order."""
-    return [compute_der(references, hypotheses, durations, c) for c in collars]
+    return [compute_der(references, hypotheses, durations, c, uems) for c in collars]

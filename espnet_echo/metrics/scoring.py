@@ -2,17 +2,28 @@
 #  Apache 2.0
 """Score a hypothesis dir against a reference data dir (formats: docs/CONTRACT.md).
 
-The reference may be a contract data dir (``data/<split>``) or its ``format_data`` dump
-(``dump/raw/<split>``), read by :mod:`espnet_echo.data.refs`. Every task whose files are in
-the hypothesis dir is scored; a task without files there is reported as None:
+The reference is read by the one data-dir reader,
+:func:`espnet_echo.data.datadir.load_data_dir` (then
+:meth:`~espnet_echo.data.datadir.DataDir.check_complete`): a contract data dir
+(``data/<split>``) or its ``format_data`` dump (``dump/raw/<split>``), with every
+Kaldi/ESPnet convention it supports (``segments``: each segment is an utterance, its audio
+and recording-level labels cut as ESPnet cuts them; ``cmd |`` pipes, ``file.ark:offset``
+entries, paths with spaces; ``reco2file_and_channel``; ``uem``). The hypothesis dir has
+its own simple layout (:mod:`espnet_echo.data.refs`; its ``spk{n}.scp`` entries are read
+by :func:`espnet_echo.data.scp.read_entry`, so they may be pipes too). Every task whose
+files are in the hypothesis dir is scored; a task without files there is reported as None:
 
 * diarization (``rttm``): DER at each collar (md-eval convention: no-score zone of that
-  many seconds on each side of reference boundaries), overlap scored, over the whole
-  recording (UEM ``[0, utt2num_samples / fs]``);
+  many seconds on each side of reference boundaries), overlap scored. The reference turns
+  are :meth:`DataDir.labels` (``rttm``, else ``espnet_rttm``), in utterance time. The
+  scored region (UEM) of an utterance is the reference dir's ``uem`` when it has one
+  (keyed by utterance, or by recording and cut by ``segments`` like the turns), else the
+  whole utterance, ``[0, length of its audio]``;
 * separation (``spk{n}.scp``): PIT SI-SDR / SI-SDRi (estimates must have exactly the
   mixture's length and sample rate);
-* ASR (``text_spk{n}``): PIT WER and cpWER;
-* counting (``utt2num_spk``): speaker-count accuracy and mean |K̂ - K|.
+* ASR (``text_spk{n}``): PIT WER and cpWER against the K reference transcripts;
+* counting (``utt2num_spk``): speaker-count accuracy and mean |K̂ - K| (K as the data-dir
+  reader counts it: ``utt2num_spk``, else the sources, transcripts, ``utt2spks`` or labels).
 
 All numbers are corpus-level (components summed over utterances). An utterance of the
 reference that a task's hypothesis files do not list is scored as "no output" for that
@@ -25,61 +36,21 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
-import soundfile
-from pyannote.core import Annotation
 
-from espnet_echo.data.refs import (
-    line_of,
-    read_indexed,
-    read_num_spk,
-    read_ref_sources,
-    read_ref_texts,
-)
+from espnet_echo.data.datadir import DataDir, load_data_dir
+from espnet_echo.data.labels import to_annotation
+from espnet_echo.data.refs import line_of, read_indexed, read_num_spk
 from espnet_echo.data.rttm import read_rttm
+from espnet_echo.data.scp import load_entry
 from espnet_echo.metrics.der import compute_der_collars
 from espnet_echo.metrics.report import format_details, format_table, read_json_object
 from espnet_echo.metrics.sisdr import SISDRStats, score_separation
 from espnet_echo.metrics.speaker_count import speaker_count_stats
 from espnet_echo.metrics.wer import WERStats, cp_wer, pit_wer
-from espnet_echo.utils.audio import AudioError, load_audio
-from espnet_echo.utils.fileio import DataFileError, atomic_open, read_kaldi_map
+from espnet_echo.utils.fileio import DataFileError, atomic_open
 
 PathLike = Union[str, Path]
 SCORES_VERSION = 1
-
-
-def _load(scp: Path, utt: str, wav: str, fs: int, allow_silent: bool = True) -> np.ndarray:
-    try:
-        return load_audio(wav, fs=fs, allow_silent=allow_silent)
-    except AudioError as e:
-        raise AudioError(f"{scp}:{line_of(scp, utt)}: {e}") from e
-
-
-def _durations(ref_dir: Path, wavs: Mapping[str, str], fs: int) -> Dict[str, float]:
-    """Recording durations in seconds from ``utt2num_samples``, else from the wav headers."""
-    path = ref_dir / "utt2num_samples"
-    if path.is_file():
-        raw = read_kaldi_map(path, num_fields=1)
-        out = {}
-        for utt in wavs:
-            if utt not in raw:
-                raise DataFileError(f"{path}: no entry for utterance {utt!r}")
-            try:
-                out[utt] = int(raw[utt]) / fs
-            except ValueError:
-                raise DataFileError(
-                    f"{path}:{line_of(path, utt)}: expected an integer, got {raw[utt]!r}"
-                ) from None
-        return out
-    out = {}
-    for utt, wav in wavs.items():
-        try:
-            info = soundfile.info(wav)
-        except Exception as e:
-            raise AudioError(f"{ref_dir / 'wav.scp'}:{line_of(ref_dir / 'wav.scp', utt)}: "
-                             f"{wav}: cannot read audio header ({e})") from e
-        out[utt] = info.frames / info.samplerate
-    return out
 
 
 def _require(path: Path, task: str) -> Path:
@@ -88,17 +59,40 @@ def _require(path: Path, task: str) -> Path:
     return path
 
 
+def reference_labels(
+    ref: DataDir, utt: str
+) -> Tuple["object", List[Tuple[float, float]]]:
+    """Reference turns of ``utt`` (a pyannote Annotation) and its scored region.
+
+    Args:
+        ref: The reference dir.
+        utt: Utterance id.
+
+    Returns:
+        ``(annotation, uem)``: turns in utterance time (seconds), and the ``uem`` ranges
+        of the utterance, or ``[(0, length of its audio)]`` without ``uem``.
+
+    Raises:
+        DataFileError, AudioError: see :meth:`DataDir.read_audio` and
+            :meth:`DataDir.labels`.
+    """
+    _, cut = ref.read_audio(utt)
+    labels = ref.labels(utt, cut, cut.rate, cut.length)
+    uem = [(0.0, cut.length / cut.rate)]
+    if labels.uem is not None:
+        uem = [(float(t.start), float(t.end)) for t in labels.uem]
+    return to_annotation(labels.seconds or [], uri=utt), uem
+
+
 def score_diarization(
-    ref_dir: Path, hyp_dir: Path, wavs: Mapping[str, str], fs: int, collars: Sequence[float]
+    ref: DataDir, hyp_dir: Path, collars: Sequence[float]
 ) -> Optional[List[Dict[str, object]]]:
     """DER at each collar, or None without a hypothesis ``rttm``.
 
     Args:
-        ref_dir: Reference dir (needs ``rttm``; durations from ``utt2num_samples`` or the
-            audio headers).
+        ref: Reference dir (needs ``rttm`` or ``espnet_rttm``; ``uem`` is used when
+            present, see the module docstring).
         hyp_dir: Hypothesis dir.
-        wavs: ``{utt: mixture path}`` of the reference (the utterances scored).
-        fs: Sample rate (Hz) that ``utt2num_samples`` counts in.
         collars: Collars in seconds on each side of reference boundaries.
 
     Returns:
@@ -110,22 +104,24 @@ def score_diarization(
     hyp_path = hyp_dir / "rttm"
     if not hyp_path.is_file():
         return None
-    refs = read_rttm(_require(ref_dir / "rttm", "diarization"), known_utts=wavs)
-    hyps = read_rttm(hyp_path, known_utts=wavs)
-    refs = {utt: refs.get(utt, Annotation(uri=utt)) for utt in wavs}
-    results = compute_der_collars(refs, hyps, _durations(ref_dir, wavs, fs), collars)
+    if ref.rttm is None and ref.espnet_rttm is None:
+        _require(ref.path / "rttm", "diarization")
+    hyps = read_rttm(hyp_path, known_utts=ref.wav)
+    refs, uems = {}, {}
+    for utt in ref.utts:
+        refs[utt], uems[utt] = reference_labels(ref, utt)
+    results = compute_der_collars(refs, hyps, None, collars, uems=uems)
     return [r.to_dict() for r in results]
 
 
 def score_separation_dirs(
-    ref_dir: Path, hyp_dir: Path, wavs: Mapping[str, str], fs: int
+    ref: DataDir, hyp_dir: Path, fs: int
 ) -> Optional[Dict[str, object]]:
     """PIT SI-SDR / SI-SDRi, or None without hypothesis ``spk{n}.scp``.
 
     Args:
-        ref_dir: Reference dir (clean sources: ``spk{n}.scp`` or ``speech_ref.scp``).
+        ref: Reference dir (clean sources: ``spk{n}.scp`` or ``speech_ref.scp``).
         hyp_dir: Hypothesis dir.
-        wavs: ``{utt: mixture path}`` of the reference.
         fs: Sample rate (Hz) every file must have.
 
     Returns:
@@ -135,45 +131,51 @@ def score_separation_dirs(
         DataFileError, AudioError: missing, malformed or mismatched (length, sample rate)
             file; the message names ``file:line``.
     """
-    hyps = read_indexed(hyp_dir, "scp", known_utts=wavs)
+    hyps = read_indexed(hyp_dir, "scp", known_utts=ref.wav)
     if hyps is None:
         return None
-    refs = read_ref_sources(ref_dir, known_utts=wavs)
-    if refs is None:
+    if not ref.spk:
         raise DataFileError(
-            f"{ref_dir / 'spk1.scp'}: file not found, nor speech_ref.scp (needed to score "
+            f"{ref.path / 'spk1.scp'}: file not found, nor speech_ref.scp (needed to score "
             f"separation)"
         )
-    wav_scp = ref_dir / "wav.scp"
     stats = SISDRStats()
-    for utt, wav in wavs.items():
-        mix = _load(wav_scp, utt, wav, fs)
+    for utt in ref.utts:
+        mix, _ = ref.read_audio(utt, "mix", fs=fs)
+        mix_entry, _ = ref.audio_entry(utt)
         sigs = {}
-        for side, entries, silent_ok in (("reference", refs, False), ("estimate", hyps, True)):
-            sig = []
-            for path, scp in entries.get(utt, []):
-                x = _load(scp, utt, path, fs, allow_silent=silent_ok)
+        refs = []
+        for n in range(1, len(ref.sources(utt)) + 1):
+            x, _ = ref.read_audio(utt, n, fs=fs, allow_silent=False)
+            entry, where = ref.audio_entry(utt, n)
+            refs.append((x, f"{where}: {entry}"))
+        ests = []
+        for path, scp in hyps.get(utt, []):
+            where = f"{scp}:{line_of(scp, utt)}"
+            ests.append((load_entry(path, where, fs), f"{where}: {path}"))
+        for side, entries in (("reference", refs), ("estimate", ests)):
+            for x, where in entries:
                 if x.shape[0] != mix.shape[0]:
                     raise DataFileError(
-                        f"{scp}:{line_of(scp, utt)}: {path}: {side} has {x.shape[0]} "
-                        f"samples, the mixture {wav} has {mix.shape[0]}"
+                        f"{where}: {side} has {x.shape[0]} samples, the mixture "
+                        f"{mix_entry} has {mix.shape[0]}"
                     )
-                sig.append(x)
-            sigs[side] = np.stack(sig) if sig else np.zeros((0, mix.shape[0]))
+            sigs[side] = (
+                np.stack([x for x, _ in entries]) if entries else np.zeros((0, mix.shape[0]))
+            )
         score = score_separation(sigs["reference"], sigs["estimate"], mix)
         stats.add(score, missing=utt not in hyps)
     return stats.to_dict()
 
 
 def score_asr(
-    ref_dir: Path, hyp_dir: Path, wavs: Mapping[str, str]
+    ref: DataDir, hyp_dir: Path
 ) -> Tuple[Optional[Dict[str, object]], Optional[Dict[str, object]]]:
     """(PIT WER, cpWER), or (None, None) without hypothesis ``text_spk{n}``.
 
     Args:
-        ref_dir: Reference dir (``text_spk{n}``).
+        ref: Reference dir (``text_spk{n}``, or Kaldi's ``text`` for one speaker).
         hyp_dir: Hypothesis dir.
-        wavs: ``{utt: mixture path}`` of the reference.
 
     Returns:
         Two :meth:`WERStats.to_dict` (WER in %), or (None, None).
@@ -181,15 +183,14 @@ def score_asr(
     Raises:
         DataFileError: missing or malformed file; the message names it.
     """
-    hyps = read_indexed(hyp_dir, "text", known_utts=wavs)
+    hyps = read_indexed(hyp_dir, "text", known_utts=ref.wav)
     if hyps is None:
         return None, None
-    refs = read_ref_texts(ref_dir, known_utts=wavs)
-    if refs is None:
-        raise DataFileError(f"{ref_dir / 'text_spk1'}: file not found (needed to score ASR)")
+    if not ref.text:
+        raise DataFileError(f"{ref.path / 'text_spk1'}: file not found (needed to score ASR)")
     pit, cp = WERStats(), WERStats()
-    for utt in wavs:
-        r = [t for t, _ in refs.get(utt, [])]
+    for utt in ref.utts:
+        r = ref.texts(utt)
         h = [t for t, _ in hyps.get(utt, [])]
         missing = WERStats(num_utts_missing=int(utt not in hyps))
         pit = pit + pit_wer(r, h)[0] + missing
@@ -197,15 +198,21 @@ def score_asr(
     return pit.to_dict(), cp.to_dict()
 
 
-def score_speaker_count(
-    ref_dir: Path, hyp_dir: Path, wavs: Mapping[str, str]
-) -> Optional[Dict[str, object]]:
+def reference_num_spk(ref: DataDir, utt: str) -> int:
+    """K of ``utt`` as the data-dir reader counts it (from its labels if nothing else)."""
+    if utt not in ref.num_spk:  # recording-level labels: K comes with the cut
+        reference_labels(ref, utt)
+    if utt not in ref.num_spk:
+        raise DataFileError(f"{ref.path / 'utt2num_spk'}: no entry for utterance {utt!r}")
+    return ref.num_spk[utt]
+
+
+def score_speaker_count(ref: DataDir, hyp_dir: Path) -> Optional[Dict[str, object]]:
     """Speaker-count accuracy and mean |K̂ - K|, or None without ``utt2num_spk``.
 
     Args:
-        ref_dir: Reference dir (``utt2num_spk`` for every utterance).
+        ref: Reference dir.
         hyp_dir: Hypothesis dir.
-        wavs: ``{utt: mixture path}`` of the reference.
 
     Returns:
         :meth:`SpeakerCountStats.to_dict`, or None.
@@ -216,14 +223,9 @@ def score_speaker_count(
     hyp_path = hyp_dir / "utt2num_spk"
     if not hyp_path.is_file():
         return None
-    ref = read_num_spk(_require(ref_dir / "utt2num_spk", "speaker counting"), known_utts=wavs)
-    missing_ref = [u for u in wavs if u not in ref]
-    if missing_ref:
-        raise DataFileError(
-            f"{ref_dir / 'utt2num_spk'}: no entry for utterance {missing_ref[0]!r}"
-        )
-    hyp = read_num_spk(hyp_path, known_utts=wavs)
-    return speaker_count_stats({u: ref[u] for u in wavs}, hyp).to_dict()
+    truth = {u: reference_num_spk(ref, u) for u in ref.utts}
+    hyp = read_num_spk(hyp_path, known_utts=ref.wav)
+    return speaker_count_stats(truth, hyp).to_dict()
 
 
 def _read_info(hyp_dir: Path) -> Dict[str, object]:
@@ -241,7 +243,7 @@ def score(
     """Score every task present in ``hyp_dir``; returns the ``scores.json`` content.
 
     Args:
-        ref_dir: Reference data dir or ``format_data`` dump dir.
+        ref_dir: Reference data dir or ``format_data`` dump dir (module docstring).
         hyp_dir: Hypothesis dir (``rttm``, ``spk{n}.scp``, ``text_spk{n}``,
             ``utt2num_spk``, optional ``info.json``).
         collars: DER collars in seconds (md-eval convention: each side).
@@ -270,23 +272,25 @@ def score(
         name = f"{hyp_dir.resolve().parent.name}/{hyp_dir.name}"
     if not hyp_dir.is_dir():
         raise DataFileError(f"{hyp_dir}: hypothesis dir not found")
-    wavs = read_kaldi_map(_require(ref_dir / "wav.scp", "anything"), num_fields=1)
+    _require(ref_dir / "wav.scp", "anything")
     for c in collars:
         if not (math.isfinite(c) and c >= 0):
             raise ValueError(f"--collar must be finite and >= 0, got {c}")
-    wer, cpwer = score_asr(ref_dir, hyp_dir, wavs)
+    ref = load_data_dir(ref_dir)
+    ref.check_complete()
+    wer, cpwer = score_asr(ref, hyp_dir)
     return {
         "name": name,
         "ref_dir": str(ref_dir.resolve()),
         "hyp_dir": str(hyp_dir.resolve()),
-        "num_utts": len(wavs),
+        "num_utts": len(ref.utts),
         "fs": fs,
         "version": SCORES_VERSION,
-        "der": score_diarization(ref_dir, hyp_dir, wavs, fs, collars),
-        "sisdr": score_separation_dirs(ref_dir, hyp_dir, wavs, fs),
+        "der": score_diarization(ref, hyp_dir, collars),
+        "sisdr": score_separation_dirs(ref, hyp_dir, fs),
         "wer": wer,
         "cpwer": cpwer,
-        "speaker_count": score_speaker_count(ref_dir, hyp_dir, wavs),
+        "speaker_count": score_speaker_count(ref, hyp_dir),
         "info": _read_info(hyp_dir),
     }
 

@@ -7,14 +7,16 @@
 * :func:`exit_on_error`: the expected errors of a tool (bad data, bad options) become one
   ``<tool>: error: <message>`` line on stderr and exit status 1, not a traceback;
 * :func:`parse_args_with_config`: a ``--config`` YAML whose keys are flag names, checked
-  and converted like the flags themselves; flags on the command line override it.
+  and converted like the flags themselves; flags on the command line override it;
+* :func:`task_cli`: the ``get_parser``/``main`` pair of a training tool that runs an
+  ESPnet task (``echo_train``, ``jepa_train``).
 """
 
 import argparse
 import contextlib
 import logging
 import sys
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple, Type
 
 import yaml
 
@@ -147,3 +149,34 @@ def parse_args_with_config(
         parser.set_defaults(**cfg)
         args = parser.parse_args(argv)
     return args
+
+
+def task_cli(
+    task: Type[Any],
+) -> Tuple[Callable[[], argparse.ArgumentParser], Callable[[Optional[Sequence[str]]], None]]:
+    """``get_parser`` and ``main`` of a bin tool that trains through an ESPnet task.
+
+    The tool takes every option of ESPnet's trainer (``--ngpu``, ``--resume``,
+    ``--init_param``, ``--collect_stats``...). Run it as a module
+    (``python -m espnet_echo.bin.<tool>``): spawned multi-GPU workers re-import the task
+    module, which registers the plugin classes again.
+
+    Args:
+        task: An ESPnet ``AbsTask`` subclass (``EchoTask``, ``JEPATask``).
+
+    Returns:
+        ``(get_parser, main)``: ``get_parser()`` is ``task.get_parser()``;
+        ``main(cmd=None)`` runs ``task.main(cmd=cmd)``.
+    """
+
+    def get_parser() -> argparse.ArgumentParser:
+        return task.get_parser()
+
+    def main(cmd: Optional[Sequence[str]] = None) -> None:
+        task.main(cmd=cmd)
+
+    get_parser.__doc__ = f"The argument parser of {task.__name__}."
+    main.__doc__ = (
+        f"Run ``{task.__name__}.main`` (e.g. ``--print_config --optim adam``)."
+    )
+    return get_parser, main

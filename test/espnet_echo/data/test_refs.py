@@ -1,20 +1,19 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
-"""Tests of espnet_echo.data.refs (per-speaker reference files of data and dump dirs)."""
+"""Tests of espnet_echo.data.refs (hypothesis-dir files, labelled sources of a data dir).
+
+Reference sources and transcripts of both layouts are read by the data-dir reader
+(``load_data_dir``); the tests that read them here check that it gives what the removed
+``read_ref_sources``/``read_ref_texts`` gave.
+"""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from espnet_echo.data.refs import (
-    line_of,
-    read_indexed,
-    read_labelled_sources,
-    read_num_spk,
-    read_ref_sources,
-    read_ref_texts,
-)
+from espnet_echo.data.datadir import load_data_dir
+from espnet_echo.data.refs import line_of, read_indexed, read_labelled_sources, read_num_spk
 from espnet_echo.utils.fileio import DataFileError
 
 UTTS = {"m0": "/w/m0.wav", "m1": "/w/m1.wav"}
@@ -64,21 +63,32 @@ def dump_dir(tmp_path: Path) -> Path:
 
 def test_both_layouts_read_the_same(data_dir, dump_dir):
     for d in (data_dir, dump_dir):
-        sources = read_ref_sources(d, UTTS)
-        assert {u: [p for p, _ in v] for u, v in sources.items()} == {
+        ddir = load_data_dir(d)
+        assert {u: ddir.sources(u) for u in ddir.utts} == {
             "m0": ["/w/m0_s1.wav", "/w/m0_s2.wav"], "m1": ["/w/m1_s1.wav"]
         }
-        texts = read_ref_texts(d, UTTS)
-        assert {u: [t for t, _ in v] for u, v in texts.items()} == {
+        assert {u: ddir.texts(u) for u in ddir.utts} == {
             "m0": ["HELLO", "FOO"], "m1": ["ONE TWO"]
         }
-    assert read_ref_texts(data_dir, UTTS)["m0"][1] == ("FOO", data_dir / "text_spk2")
+    assert load_data_dir(data_dir).audio_entry("m0", 2) == (
+        "/w/m0_s2.wav", f"{data_dir / 'spk2.scp'}:1"
+    )
 
 
 def test_absent_files_give_none(tmp_path):
     assert read_indexed(tmp_path, "scp") is None
-    assert read_ref_sources(tmp_path, UTTS) is None
-    assert read_ref_texts(tmp_path, UTTS) is None
+    assert read_indexed(tmp_path / "nope", "text") is None
+
+
+def test_hypothesis_entries_are_the_rest_of_the_line(tmp_path):
+    _write(tmp_path, "spk1.scp", "m0 /w/with space.wav", "m1 sox /w/a.wav -t wav - |")
+    assert read_indexed(tmp_path, "scp") == {
+        "m0": [("/w/with space.wav", tmp_path / "spk1.scp")],
+        "m1": [("sox /w/a.wav -t wav - |", tmp_path / "spk1.scp")],
+    }
+    _write(tmp_path, "spk01.scp", "m0 /w/x.wav")  # one naming rule with the data dirs
+    with pytest.raises(DataFileError, match="spk01.scp: speaker index must be 1..4"):
+        read_indexed(tmp_path, "scp")
 
 
 def test_num_spk(data_dir):
@@ -104,12 +114,12 @@ def test_numbering_and_order_errors(data_dir):
 
 def test_counts_must_match_utt2num_spk(data_dir, dump_dir):
     (data_dir / "spk2.scp").unlink()
-    with pytest.raises(DataFileError, match=r"utterance 'm0' has 1 reference sources, but "
+    with pytest.raises(DataFileError, match=r"spk2.scp: utterance 'm0' is missing; "
                        rf"{data_dir / 'utt2num_spk'}:1 says K=2"):
-        read_ref_sources(data_dir, UTTS)
+        load_data_dir(data_dir)
     _write(dump_dir, "text_spk3", "m0", "m1 EXTRA")
     with pytest.raises(DataFileError, match=r"text_spk3:2: utterance 'm1' has K=1 speakers"):
-        read_ref_texts(dump_dir, UTTS)
+        load_data_dir(dump_dir)
 
 
 def test_labelled_sources(data_dir, dump_dir):
@@ -124,10 +134,11 @@ def test_labelled_sources(data_dir, dump_dir):
     assert read_labelled_sources(data_dir, max_utts=1, seed=0) == subset
     with pytest.raises(DataFileError, match=f"{dump_dir / 'utt2spks'}: file not found"):
         read_labelled_sources(dump_dir)
-    _write(data_dir, "utt2spks", "m0 a", "m1 a")
-    with pytest.raises(DataFileError, match=r"'m0' has 1 speakers but .*spk2.scp lists "
-                       r"source 2"):
+    _write(data_dir, "utt2spks", "m0 a", "m1 a")  # refused by the data-dir reader
+    with pytest.raises(DataFileError, match=r"utt2spks:1: 1 speaker ids but .*utt2num_spk:1 "
+                       r"gives K=2"):
         read_labelled_sources(data_dir)
+    _write(data_dir, "utt2spks", "m0 a b", "m1 a")
     for name in ("spk1.scp", "spk2.scp"):
         (data_dir / name).unlink()
     with pytest.raises(DataFileError, match=re.escape("no spk{n}.scp or speech_ref.scp")):

@@ -232,3 +232,37 @@ def test_inference_cli_failure_keeps_the_previous_dir(model_dir, one_wav_data, t
     assert sorted(p.name for p in out.iterdir()) == before
     assert (out / "utt2num_spk").read_text().startswith("utt1 ")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".decode.")]
+
+
+def test_inference_cli_decodes_each_segment_of_a_segments_dir(model_dir, tmp_path):
+    """wav.scp of recordings (a path with a space, a pipe) cut by Kaldi segments."""
+    rng = np.random.RandomState(5)
+    (tmp_path / "audio dir").mkdir()
+    rec1, rec2 = tmp_path / "audio dir" / "rec 1.wav", tmp_path / "rec2.wav"
+    soundfile.write(rec1, rng.randn(32000) * 0.1, 16000)
+    soundfile.write(rec2, rng.randn(24000) * 0.1, 16000)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"rec1 {rec1}\nrec2 cat {rec2} |\n")
+    (data / "segments").write_text(
+        "rec1_a rec1 0.0 0.5\nrec1_b rec1 0.5 2.0\nrec2_a rec2 0.25 -1\n"
+    )
+    out = tmp_path / "decode"
+    echo_inference.main(decode_args(model_dir, data, out))
+    counts = dict(line.split() for line in (out / "utt2num_spk").read_text().splitlines())
+    assert sorted(counts) == ["rec1_a", "rec1_b", "rec2_a"]
+    lengths = {"rec1_a": 8000, "rec1_b": 24000, "rec2_a": 20000}
+    for line in (out / "spk1.scp").read_text().splitlines():
+        utt, path = line.split()
+        assert soundfile.info(path).frames == lengths[utt]
+    for line in (out / "rttm").read_text().splitlines():
+        fields = line.split()
+        assert fields[1] in lengths
+        assert float(fields[3]) + float(fields[4]) <= lengths[fields[1]] / 16000 + 1e-3
+    info = json.loads((out / "info.json").read_text())
+    assert info["num_utts"] == 3 and info["audio_sec"] == pytest.approx(52000 / 16000)
+    # the separated first segment is the model's output for the cut audio alone
+    echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth")
+    cut, _ = soundfile.read(rec1, dtype="float32")
+    src, _ = soundfile.read(out / "wav" / "rec1_a_spk1.wav", dtype="float32")
+    np.testing.assert_allclose(src, echo(cut[:8000]).sources[0], atol=1e-5)

@@ -1,0 +1,117 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Decode a data dir into a hypothesis dir (``espnet_echo.bin.echo_inference``).
+
+The data dir is read by the one data-dir reader
+(:func:`espnet_echo.data.datadir.load_data_dir`), so its ``wav.scp`` may hold paths with
+spaces, ``cmd |`` pipes and ``file.ark:offset`` entries, and a dir with Kaldi
+``segments`` is decoded segment by segment: each segment is one utterance of the
+hypothesis dir (its id is the segment id, its times are in segment time), cut as ESPnet
+cuts it (:meth:`~espnet_echo.data.datadir.DataDir.read_audio`).
+"""
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Dict
+
+import soundfile
+
+from espnet_echo.data.datadir import DataDir
+from espnet_echo.data.scp import entry_stamp
+from espnet_echo.inference.speech2echo import Speech2Echo
+from espnet_echo.utils.fileio import atomic_open, file_digest, write_kaldi_map
+
+#: Options that change the hypotheses (device and threads do not).
+DECODING_OPTIONS = (
+    "fs", "resample", "diar_threshold", "min_speaker_sec", "beam_size", "ctc_weight"
+)
+
+
+def inference_stamp(args: argparse.Namespace, ddir: DataDir) -> Dict:
+    """What the hypotheses depend on: model, config, audio list and files, options.
+
+    Args:
+        args: The parsed options of ``echo_inference``.
+        ddir: The data dir.
+
+    Returns:
+        The stamp (JSON-ready). A pipe entry has no knowable input, so its stamp differs
+        on every run and a dir with pipes is always decoded again.
+    """
+    audio = hashlib.sha256()
+    for rec, entry in ddir.recordings.items():
+        stamp = entry_stamp(entry)
+        if stamp is None:  # a pipe: its input cannot be known
+            stamp = f"pipe {time.time_ns()}"
+        audio.update(f"{rec} {entry} {stamp}\n".encode())
+    out = {
+        "model_file": file_digest(args.model_file),
+        "train_config": file_digest(args.train_config),
+        "wav_scp": file_digest(ddir.path / "wav.scp"),
+        "audio": audio.hexdigest(),
+        "options": {k: getattr(args, k) for k in DECODING_OPTIONS},
+    }
+    if ddir.segments is not None:
+        out["segments"] = file_digest(ddir.path / "segments")
+    return out
+
+
+def decode(
+    echo: Speech2Echo, ddir: DataDir, args: argparse.Namespace, tmp: Path, out: Path
+) -> Dict:
+    """Decode every utterance of ``ddir`` into ``tmp``; audio paths name their place in ``out``.
+
+    Args:
+        echo: The model.
+        ddir: The data dir (utterances: segments with ``segments``, else recordings).
+        args: Options (``fs``, ``resample``).
+        tmp: Staging dir written now.
+        out: Final hypothesis dir (``spk{n}.scp`` entries point under it).
+
+    Returns:
+        ``info.json`` content: ``rtf``, ``audio_sec``, ``encoder_params``, ``num_utts``.
+
+    Raises:
+        DataFileError, AudioError: a bad entry, segment or audio, naming ``file:line``.
+    """
+    (tmp / "wav").mkdir()
+    rttm_lines, num_spk, scps, texts = [], {}, {}, {}
+    audio_sec = proc_sec = 0.0
+    for utt in ddir.utts:
+        speech, _ = ddir.read_audio(utt, "mix", fs=args.fs, resample=args.resample)
+        entry, where = ddir.audio_entry(utt)
+        start = time.perf_counter()
+        res = echo(speech, name=f"{where}: {entry}")
+        proc_sec += time.perf_counter() - start
+        audio_sec += len(speech) / args.fs
+        num_spk[utt] = res.num_spk
+        for beg, end, spk in res.segments:
+            rttm_lines.append(
+                f"SPEAKER {utt} 1 {beg:.3f} {end - beg:.3f} <NA> <NA> spk{spk + 1} <NA> <NA>"
+            )
+        for n, src in enumerate(res.sources if res.sources is not None else [], 1):
+            name = Path("wav") / f"{utt}_spk{n}.wav"
+            soundfile.write(tmp / name, src, args.fs, subtype="FLOAT")
+            scps.setdefault(n, {})[utt] = str((out / name).resolve())
+        for n, text in enumerate(res.texts or [], 1):
+            texts.setdefault(n, {})[utt] = text
+    if echo.has_diarization:
+        with atomic_open(tmp / "rttm") as f:
+            f.writelines(line + "\n" for line in rttm_lines)
+    write_kaldi_map(tmp / "utt2num_spk", num_spk)
+    for n, m in scps.items():
+        write_kaldi_map(tmp / f"spk{n}.scp", m)
+    for n, m in texts.items():
+        write_kaldi_map(tmp / f"text_spk{n}", m)
+    info = {
+        "rtf": proc_sec / max(audio_sec, 1e-9),
+        "audio_sec": audio_sec,
+        "encoder_params": sum(p.numel() for p in echo.model.encoder.parameters()),
+        "num_utts": len(ddir.utts),
+    }
+    with atomic_open(tmp / "info.json") as f:
+        json.dump(info, f, indent=2)
+    return info
