@@ -5,12 +5,14 @@
 The features are those of the training config's frontend (``frontend: default``, i.e.
 ESPnet's ``DefaultFrontend(**frontend_conf)`` log-mel, before ``normalize``), built through
 the config's ESPnet task (:func:`espnet_echo.ssl.features.build_feature_model`), so the
-GMM posteriors can be computed from the model's own frontend output. Every audio file is
-validated (:func:`espnet_echo.utils.audio.load_audio`); a bad one stops the run with a
-message naming the scp line and the file. All frames are computed, then ``max_frames``
-of them are drawn uniformly without replacement (seeded), and the GMM is fitted
-(:meth:`DiagonalGMM.fit`) and written atomically. A scp line may hold several paths
-(e.g. ``speech_ref.scp``): each is one signal.
+GMM posteriors can be computed from the model's own frontend output. Every audio entry is
+read and validated by the data-dir reader's scp reader
+(:func:`espnet_echo.data.scp.load_entry`: paths, paths with spaces, ``cmd |`` pipes,
+``file.ark:offset``); a bad one stops the run with a message naming the scp line and the
+entry. All frames are computed, then ``max_frames`` of them are drawn uniformly without
+replacement (seeded), and the GMM is fitted (:meth:`DiagonalGMM.fit`) and written
+atomically. A scp line may hold several entries (e.g. ``speech_ref.scp``): each is one
+signal (:func:`espnet_echo.data.scp.split_entries` says when a line is one entry).
 
 A stamp ``.<out name>.stamp.json`` next to the output records the options, the frontend
 conf and the checksums of the scp files (not of the audio); a re-run with the same ones
@@ -25,9 +27,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from espnet_echo.data.scp import load_entry, split_entries
 from espnet_echo.ssl.features import build_feature_model, read_feature_config
 from espnet_echo.ssl.gmm import DiagonalGMM, GMMFileError, normalized_cluster_entropy
-from espnet_echo.utils.audio import AudioError, load_audio
 from espnet_echo.utils.fileio import (
     DataFileError,
     file_digest,
@@ -59,22 +61,24 @@ def build_frontend(config: Path) -> Tuple[torch.nn.Module, Dict]:
 
 
 def read_wav_list(wav_scps: Sequence[Path]) -> List[Tuple[str, str]]:
-    """``[(scp:line, wav path), ...]`` of every path in the scp files, in file order.
+    """``[(scp:line, entry), ...]`` of every audio entry in the scp files, in file order.
 
     Args:
-        wav_scps: Kaldi scp files (``<key> <path> [<path> ...]``).
+        wav_scps: Kaldi scp files (``<key> <entry>`` or ``<key> <path> [<path> ...]``;
+            :func:`~espnet_echo.data.scp.split_entries`).
 
     Returns:
         One entry per path; ``scp:line`` locates it for error messages.
 
     Raises:
-        DataFileError: a missing or malformed scp file.
+        DataFileError: a missing or malformed scp file, or a refused entry form.
     """
     out = []
     for scp in wav_scps:
         entries = read_kaldi_map(scp)
         for lineno, value in enumerate(entries.values(), 1):
-            out.extend((f"{scp}:{lineno}", wav) for wav in value.split())
+            where = f"{scp}:{lineno}"
+            out.extend((where, wav) for wav in split_entries(value, where))
     return out
 
 
@@ -93,14 +97,12 @@ def compute_frames(
         The frames (N, F) of all files.
 
     Raises:
-        AudioError: a bad audio file; the message names the scp line and the file.
+        DataFileError: a refused entry form; names the scp line.
+        AudioError: bad audio; the message names the scp line and the entry.
     """
     frames = []
     for where, wav in wavs:
-        try:
-            audio = load_audio(wav, fs=fs)
-        except AudioError as e:
-            raise AudioError(f"{where}: {e}") from e
+        audio = load_entry(wav, where, fs)
         speech = torch.from_numpy(audio)[None]
         feats, lens = frontend(speech, torch.tensor([speech.size(1)]))
         frames.append(feats[0, : int(lens[0])])

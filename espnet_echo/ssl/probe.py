@@ -5,9 +5,10 @@
 The frontend, normalize and encoder are those of a training config, built through its
 ESPnet task (:func:`espnet_echo.ssl.features.build_feature_model`); the encoder weights
 are the ``<prefix>.*`` entries of a checkpoint (none: the random-init baseline). Inputs
-are the clean sources of a data or dump dir
-(:func:`espnet_echo.data.refs.read_labelled_sources`), each cut to its first..last
-non-zero sample. Features (the encoder output, (N, D) per source) are extracted once
+are the clean sources of a data or dump dir, read by the data-dir reader
+(:func:`espnet_echo.data.refs.read_labelled_sources`, audio by
+:meth:`~espnet_echo.data.datadir.DataDir.read_audio`: ``segments``, pipes, arks, paths
+with spaces), each cut to its first..last non-zero sample. Features (the encoder output, (N, D) per source) are extracted once
 without gradients.
 
 * Speaker probe: mean-pooled features -> multinomial logistic regression (standardised
@@ -25,15 +26,16 @@ import logging
 import random
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import editdistance
 import numpy as np
 import torch
 
+from espnet_echo.data.datadir import load_data_dir
 from espnet_echo.data.refs import read_labelled_sources
+from espnet_echo.data.scp import load_entry
 from espnet_echo.ssl.features import build_feature_model, read_feature_config
-from espnet_echo.utils.audio import load_audio
 from espnet_echo.utils.fileio import atomic_open
 from espnet_echo.utils.token_list import read_token_list
 
@@ -140,7 +142,7 @@ def extract_features(
     frontend: torch.nn.Module,
     normalize: Optional[torch.nn.Module],
     encoder: torch.nn.Module,
-    wavs: Sequence[str],
+    wavs: Sequence[Union[str, np.ndarray]],
     fs: int,
     batch_size: int = 16,
 ) -> List[torch.Tensor]:
@@ -150,7 +152,8 @@ def extract_features(
         frontend: Waveform (B, S) -> features (B, T, F).
         normalize: Feature normalisation or None.
         encoder: ESPnet encoder (its first output is (B, N, D)).
-        wavs: Audio files.
+        wavs: scp entries (paths, ``cmd |`` pipes, arks: :mod:`espnet_echo.data.scp`)
+            or signals already read (float ``(T,)`` at ``fs``).
         fs: Their required sample rate (Hz).
         batch_size: Files per forward pass (sorted by length).
 
@@ -161,8 +164,8 @@ def extract_features(
         AudioError: a bad audio file.
     """
     audio = []
-    for wav in wavs:
-        x = load_audio(wav, fs=fs)
+    for i, wav in enumerate(wavs):
+        x = wav if isinstance(wav, np.ndarray) else load_entry(wav, f"input {i + 1}", fs)
         nonzero = np.flatnonzero(x)
         if nonzero.size:
             x = x[nonzero[0] : nonzero[-1] + 1]
@@ -407,8 +410,13 @@ def linear_probe(
     if checkpoint is not None:
         loaded = load_encoder_weights(encoder, checkpoint, prefix)
         logging.info(f"{checkpoint}: loaded {loaded} tensors of {prefix}.*")
-    sources = read_labelled_sources(data_dir, max_utts, seed)
-    feats = extract_features(frontend, normalize, encoder, [s["wav"] for s in sources], fs)
+    ddir = load_data_dir(data_dir)
+    sources = read_labelled_sources(ddir, max_utts, seed)
+    audio, index = [], {}
+    for s in sources:  # sources of a mixture come in speaker order: n counts them
+        index[s["utt"]] = index.get(s["utt"], 0) + 1
+        audio.append(ddir.read_audio(s["utt"], index[s["utt"]], fs=fs)[0])
+    feats = extract_features(frontend, normalize, encoder, audio, fs)
     extract_s = time.perf_counter() - start
     logging.info(f"features of {len(feats)} sources in {extract_s:.1f} s (incl. model build)")
     pooled = torch.stack([f.mean(0) for f in feats])

@@ -88,3 +88,21 @@ def test_fit_then_up_to_date(inputs):
     assert fit_gmm(config, scps, out, num_components=3, max_frames=60, num_iters=3) is None
     out.write_bytes(b"broken")  # a stamp alone is not enough: the output must load
     assert fit_gmm(config, scps, out, num_components=3, max_frames=60, num_iters=3)
+
+
+def test_pipe_and_space_entries_are_read_like_a_data_dir(inputs, tmp_path):
+    config, scps, paths, _ = inputs
+    spaced = tmp_path / "a dir" / "n 0.wav"
+    spaced.parent.mkdir()
+    spaced.write_bytes(paths[0].read_bytes())
+    scp = tmp_path / "c.scp"
+    scp.write_text(f"p cat {paths[1]} |\nq {spaced}\n")
+    assert read_wav_list([scp]) == [
+        (f"{scp}:1", f"cat {paths[1]} |"), (f"{scp}:2", str(spaced))
+    ]
+    frontend, _ = build_frontend(config)
+    got = compute_frames(frontend, read_wav_list([scp]), 16000)
+    want = compute_frames(frontend, [("x", str(paths[1])), ("y", str(paths[0]))], 16000)
+    assert torch.equal(got, want)
+    with pytest.raises(AudioError, match=r"c.scp:1: the command 'false' failed"):
+        compute_frames(frontend, [(f"{scp}:1", "false |")], 16000)

@@ -167,3 +167,13 @@ def test_extract_features_trims_and_keeps_order(configs, tmp_path):
         (f,) = extract_features(frontend, normalize, encoder, [wav], fs)
         (g,) = extract_features(frontend, normalize, encoder, [cut], fs)
         assert torch.equal(f, g)
+
+
+def test_extract_features_reads_a_pipe_entry(configs, tmp_path):
+    frontend, normalize, encoder, fs = build_feature_extractor(configs / "jepa.yaml")
+    path = tmp_path / "w.wav"
+    soundfile.write(path, np.random.default_rng(1).normal(scale=0.1, size=8000), fs,
+                    subtype="FLOAT")
+    (f,) = extract_features(frontend, normalize, encoder, [f"cat {path} |"], fs)
+    (g,) = extract_features(frontend, normalize, encoder, [str(path)], fs)
+    assert torch.equal(f, g)
