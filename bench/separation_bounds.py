@@ -25,7 +25,6 @@ from collections import defaultdict
 from typing import Dict, List
 
 import numpy as np
-import soundfile as sf
 
 from espnet_echo.data.datadir import load_data_dir
 from espnet_echo.metrics.oracle_separation import activity_gate, ideal_binary_masks
@@ -40,23 +39,25 @@ def main() -> None:
     args = p.parse_args()
 
     ddir = load_data_dir(args.data_dir)
-    if ddir.rttm is None or ddir.utt2spks is None:
-        raise SystemExit(f"{args.data_dir}: needs rttm and utt2spks")
+    if (ddir.rttm is None and ddir.espnet_rttm is None) or ddir.utt2spks is None:
+        raise SystemExit(f"{args.data_dir}: needs rttm (or espnet_rttm) and utt2spks")
     scores: Dict[str, Dict[int, List[float]]] = {
         "gate": defaultdict(list), "ibm": defaultdict(list)
     }
     utts = ddir.utts[: args.max_utts]
     for utt in utts:
-        mix, fs = sf.read(ddir.wav[utt], dtype="float64")
-        speakers = ddir.utt2spks[utt]
+        mix, cut = ddir.read_audio(utt)  # segments, pipes, arks, paths with spaces
+        mix, fs = mix.astype(np.float64), cut.rate
+        labels = ddir.labels(utt, cut, fs, len(mix))  # cut to the segment, source order
+        speakers = labels.speakers
         num = len(speakers)
         refs = np.stack(
-            [sf.read(ddir.spk[n + 1][utt], dtype="float64")[0] for n in range(num)]
+            [ddir.read_audio(utt, n + 1, fs=fs)[0].astype(np.float64) for n in range(num)]
         )
         frame = int(round(args.frame_sec * fs))
         turns = {spk: [] for spk in speakers}
-        for seg in ddir.rttm.get(utt, []):
-            turns[seg.spk].append((seg.start, seg.dur))
+        for t in labels.seconds:
+            turns[t.spk].append((t.start, t.dur))
         gated = np.stack([activity_gate(mix, turns[spk], fs, frame) for spk in speakers])
         for name, ests in (("gate", gated), ("ibm", ideal_binary_masks(mix, refs, fs))):
             scores[name][num].extend(score_separation(refs, ests, mix).si_sdri.tolist())
