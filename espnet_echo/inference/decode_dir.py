@@ -62,7 +62,7 @@ def inference_stamp(args: argparse.Namespace, ddir: DataDir) -> Dict:
 def decode(
     echo: Speech2Echo, ddir: DataDir, args: argparse.Namespace, tmp: Path, out: Path
 ) -> Dict:
-    """Decode every utterance of ``ddir`` into ``tmp``; audio paths name their place in ``out``.
+    """Decode every utterance of ``ddir`` into ``tmp``; audio paths point into ``out``.
 
     Args:
         echo: The model.

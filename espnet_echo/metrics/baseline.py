@@ -126,10 +126,10 @@ def make_oracle(ref_dir: PathLike, out_dir: PathLike) -> List[Path]:
         write_kaldi_map(out_dir / "utt2num_spk", num_spk)
     written.append(out_dir / "utt2num_spk")
     if ref.spk:
-        lists = {
-            utt: [_utt_audio(ref, utt, n, out_dir) for n in range(1, len(ref.sources(utt)) + 1)]
-            for utt in ref.utts
-        }
+        lists = {}
+        for utt in ref.utts:
+            num = len(ref.sources(utt))
+            lists[utt] = [_utt_audio(ref, utt, n, out_dir) for n in range(1, num + 1)]
         written += _write_numbered(out_dir, "spk{}.scp", lists)
     if ref.text:
         written += _write_numbered(out_dir, "text_spk{}", {u: ref.texts(u) for u in ref.utts})

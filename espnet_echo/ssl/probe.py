@@ -8,8 +8,8 @@ are the ``<prefix>.*`` entries of a checkpoint (none: the random-init baseline).
 are the clean sources of a data or dump dir, read by the data-dir reader
 (:func:`espnet_echo.data.refs.read_labelled_sources`, audio by
 :meth:`~espnet_echo.data.datadir.DataDir.read_audio`: ``segments``, pipes, arks, paths
-with spaces), each cut to its first..last non-zero sample. Features (the encoder output, (N, D) per source) are extracted once
-without gradients.
+with spaces), each cut to its first..last non-zero sample. Features (the encoder
+output, (N, D) per source) are extracted once without gradients.
 
 * Speaker probe: mean-pooled features -> multinomial logistic regression (standardised
   inputs, L2, 300 full-batch Adam steps). Speakers with >= 2 sources only; per speaker
