@@ -70,8 +70,10 @@ STACK_CHOICES = [frontend_choices, specaug_choices, normalize_choices, encoder_c
 _SUBSAMPLING = {None: 1, "linear": 1, "embed": 1, "conv2d": 4, "conv2d1": 1,
                 "conv2d2": 2, "conv2d6": 6, "conv2d8": 8, "conv1d2": 2}
 
-INIT_CHOICES = ["chainer", "xavier_uniform", "xavier_normal", "kaiming_uniform",
-                "kaiming_normal", None]
+#: ESPnet 202611's initialisations (espnet2.torch_utils.initialize; "chainer" was removed
+#: upstream in June 2025 and would fail at build time, so it is not offered).
+INIT_CHOICES = ["xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
+                "normal", None]
 
 
 def encoder_subsampling(encoder: AbsEncoder, encoder_conf: Dict) -> int:
