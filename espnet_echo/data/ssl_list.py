@@ -7,12 +7,19 @@ Reads a ``format_data`` dump dir (``wav.scp``, ``utt2num_samples`` and, when pre
 shape file ESPnet's batch samplers read). Every mixture is listed under its own key and
 every reference source ``n`` under ``<utt>-src<n>``; the sources have the mixture's length
 (``docs/CONTRACT.md``), so their shape is the mixture's. No label is read.
+
+Entries are passed through as ESPnet's ``sound`` reader will read them in training: the
+whole rest of a ``wav.scp`` line is one entry (paths with spaces, ``cmd |`` pipes, ark
+offsets), and ``speech_ref.scp`` lines are split with :func:`espnet_echo.data.scp.split_entries`
+(the rule of the data-dir reader). A dir with a Kaldi ``segments`` file is refused: ESPnet's
+``sound`` reader cannot cut recordings, so such a dir must go through ``format_data`` first.
 """
 
 import logging
 from pathlib import Path
 from typing import Dict
 
+from espnet_echo.data.scp import split_entries
 from espnet_echo.utils.fileio import (
     DataFileError,
     file_digest,
@@ -42,7 +49,13 @@ def build_ssl_list(data_dir: Path, with_sources: bool = True) -> Dict[str, Dict[
     """
     wav_scp = data_dir / "wav.scp"
     lengths_file = data_dir / "utt2num_samples"
-    wavs = read_kaldi_map(wav_scp, num_fields=1)
+    if (data_dir / "segments").is_file():
+        raise DataFileError(
+            f"{data_dir / 'segments'}: a Kaldi segments file cuts the recordings of wav.scp, "
+            f"which ESPnet's sound reader cannot do; run format_data on {data_dir} first and "
+            f"build the list from its dump"
+        )
+    wavs = read_kaldi_map(wav_scp)
     lengths = read_kaldi_map(lengths_file, num_fields=1)
     missing = sorted(set(wavs) - set(lengths))
     if missing:
@@ -54,10 +67,10 @@ def build_ssl_list(data_dir: Path, with_sources: bool = True) -> Dict[str, Dict[
     shape = {utt: lengths[utt] for utt in wavs}
     ref_file = data_dir / "speech_ref.scp"
     if with_sources and ref_file.is_file():
-        for utt, value in read_kaldi_map(ref_file).items():
+        for lineno, (utt, value) in enumerate(read_kaldi_map(ref_file).items(), 1):
             if utt not in wavs:
                 raise DataFileError(f"{ref_file}: {utt!r} is not in {wav_scp}")
-            for n, path in enumerate(value.split(), 1):
+            for n, path in enumerate(split_entries(value, f"{ref_file}:{lineno}"), 1):
                 scp[f"{utt}-src{n}"] = path
                 shape[f"{utt}-src{n}"] = lengths[utt]
     logging.info(

@@ -69,7 +69,7 @@ def test_skips_when_current_and_rebuilds_on_change(dump: Path, tmp_path: Path, c
         ("utt2num_samples", ["u1 16000"], "no sample count for 'u2'"),
         ("utt2num_samples", ["u1 16000", "u2 0"], "'u2' has sample count '0'"),
         ("speech_ref.scp", ["u3 /a/x.wav"], "'u3' is not in"),
-        ("wav.scp", ["u1 /a/u1.wav extra", "u2 /a/u2.wav"], "expected 2 columns"),
+        ("wav.scp", ["u1", "u2 /a/u2.wav"], "wav.scp:1: expected '<key> <value>'"),
     ],
 )
 def test_malformed_dump_fails_and_keeps_previous_output(

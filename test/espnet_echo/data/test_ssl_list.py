@@ -56,3 +56,25 @@ def test_malformed_dump_keeps_previous_output(dump, tmp_path):
     write_kaldi_map(dump / "utt2num_samples", {"m0": 800, "m1": 1600})
     with pytest.raises(DataFileError, match="no sample count for 'm2'"):
         build_ssl_list(dump)
+
+
+def test_entries_pass_through_whole(dump, tmp_path):
+    """A path with spaces and a pipe stay one entry each, as ESPnet's sound reader reads
+    them; speech_ref.scp columns split by the data-dir reader's rule."""
+    spaced = tmp_path / "my audio" / "s a.wav"
+    spaced.parent.mkdir()
+    spaced.write_bytes(b"")
+    write_kaldi_map(dump / "wav.scp", {
+        "m0": str(spaced), "m1": "sox /mix/m1.flac -t wav - |", "m2": "/mix/m2.wav",
+    })
+    write_kaldi_map(dump / "speech_ref.scp", {"m0": str(spaced), "m1": "/s/c.wav /s/d.wav"})
+    scp = build_ssl_list(dump)["wav.scp"]
+    assert scp["m0"] == str(spaced) and scp["m0-src1"] == str(spaced)
+    assert scp["m1"] == "sox /mix/m1.flac -t wav - |"
+    assert (scp["m1-src1"], scp["m1-src2"]) == ("/s/c.wav", "/s/d.wav")
+
+
+def test_segments_dir_is_refused(dump):
+    (dump / "segments").write_text("m0_a m0 0.0 0.05\n")
+    with pytest.raises(DataFileError, match=r"segments: a Kaldi segments file .* format_data"):
+        build_ssl_list(dump)
