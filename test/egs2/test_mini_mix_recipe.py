@@ -1,5 +1,6 @@
 """The stage driver end to end on a tiny generated corpus (stages 1-4 and 8)."""
 
+import json
 import os
 import re
 import shutil
@@ -28,6 +29,57 @@ def run(recipe: Path, *args: str) -> subprocess.CompletedProcess:
          "--num_train 8 --num_dev 3 --num_test 4 --nj 1", *args],
         cwd=recipe, env=env, capture_output=True, text=True, timeout=900,
     )
+
+
+def _defaults(script: Path) -> dict:
+    """``name -> default`` of the option block of a recipe script."""
+    text = script.read_text()
+    block = text[text.index("# Options:"):text.index("# End of options")]
+    return {m[0]: m[1] if m[1] else m[2]
+            for m in re.findall(r'^([a-z_]+)=(?:"([^"]*)"|(\S*))', block, re.M)}
+
+
+def test_help_lists_every_option_with_its_default(recipe):
+    defaults = _defaults(recipe / "echo.sh")
+    assert {"stage", "nj", "inference_nj", "baselines", "local_data_opts"} <= set(defaults)
+    proc = subprocess.run(["./echo.sh", "--help"], cwd=recipe, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == ""  # ESPnet: help on stderr
+    lines = proc.stderr.splitlines()
+    for name, value in defaults.items():
+        line = next((x for x in lines if x.split()[:1] == [f"--{name}"]), None)
+        assert line is not None, f"--{name} missing from --help"
+        assert line.endswith(f'(default="{value}").'), line
+
+    proc = subprocess.run(["./run.sh", "--help"], cwd=recipe, capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert "--pretrain_ablation" in proc.stderr and "--inference_nj" in proc.stderr
+    proc = subprocess.run(["./echo.sh", "--train_configs", "x.yaml", "stray"], cwd=recipe,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "no positional argument" in proc.stdout
+
+
+def test_split_data_dir_for_parallel_decoding(tmp_path):
+    """Stage 7's split: contiguous parts of the key file; with segments, every part
+    also lists the recordings of its segments (both parts for a straddling one)."""
+    split = REPO / "egs2/TEMPLATE/echo1/utils/split_data_dir.sh"
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "wav.scp").write_text("r1 /a/r1.wav\nr2 /a/r 2.wav\nr3 cat /a/r3.wav |\n")
+    subprocess.run([split, src, "2", tmp_path / "plain"], check=True)
+    assert (tmp_path / "plain/1/wav.scp").read_text() == "r1 /a/r1.wav\nr2 /a/r 2.wav\n"
+    assert (tmp_path / "plain/2/wav.scp").read_text() == "r3 cat /a/r3.wav |\n"
+    assert not (tmp_path / "plain/1/segments").exists()
+
+    (src / "segments").write_text(
+        "s1 r1 0 1\ns2 r1 1 2\ns3 r2 0 1\ns4 r3 0 1\ns5 r3 1 2\n")
+    subprocess.run([split, src, "3", tmp_path / "seg"], check=True)
+    parts = [tmp_path / "seg" / str(j) for j in (1, 2, 3)]
+    assert [p.joinpath("segments").read_text().split()[::4] for p in parts] == [
+        ["s1", "s2"], ["s3", "s4"], ["s5"]]
+    assert [p.joinpath("wav.scp").read_text().splitlines() for p in parts] == [
+        ["r1 /a/r1.wav"], ["r2 /a/r 2.wav", "r3 cat /a/r3.wav |"], ["r3 cat /a/r3.wav |"]]
+    proc = subprocess.run([split, src, "6", tmp_path / "x"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "5 lines" in proc.stderr
 
 
 def test_stages_1_to_4_and_scoring(recipe):
@@ -98,8 +150,29 @@ def test_ci_scale_training_learns(recipe):
     table = (recipe / "RESULTS_ci.md").read_text()
     echo, trivial = _row(table, "echo_train_echo_ci/train"), _row(table, "one_speaker/train")
     assert float(echo[3]) < float(trivial[3])  # DER, collar 0
-    for path in (recipe / "exp/echo_train_echo_ci/decode_train").glob("spk*.scp"):
+    dec = recipe / "exp/echo_train_echo_ci/decode_train"
+    for path in dec.glob("spk*.scp"):
         assert path.read_text().strip()
+
+    # Stage 7 split the 8 mixtures over --inference_nj 2 jobs and merged their outputs
+    # into one complete hypothesis dir whose wavs live in it.
+    logs = sorted(p.name for p in (dec / "logdir").glob("inference.*.log"))
+    assert logs == ["inference.1.log", "inference.2.log"]
+    utts = [x.split()[0] for x in (recipe / "dump/raw/train/wav.scp").read_text().splitlines()]
+    assert [x.split()[0] for x in (dec / "utt2num_spk").read_text().splitlines()] == utts
+    for path in dec.glob("spk*.scp"):
+        for line in path.read_text().splitlines():
+            wav = Path(line.split()[1])
+            assert wav.parent == (dec / "wav").resolve() and wav.is_file(), line
+    assert json.loads((dec / "info.json").read_text())["num_utts"] == len(utts)
+    # A re-run finds both jobs and the merge current.
+    stamp = (dec / "utt2num_spk").stat().st_mtime_ns
+    proc = run(recipe, "--stage", "7", "--stop_stage", "7",
+               "--train_configs", "conf/train_echo_ci.yaml", "--test_sets", "train")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 of 2 jobs were up to date; skipped" in proc.stdout
+    assert "decode_train is up to date; skipped" in proc.stdout
+    assert (dec / "utt2num_spk").stat().st_mtime_ns == stamp
 
 
 def test_stage_5_pretrains_probes_and_initialises_stage_6(recipe):

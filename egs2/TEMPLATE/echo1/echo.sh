@@ -11,18 +11,21 @@
 #                mixtures + clean sources, GMM fitted first for anchored configs, then
 #                frozen-encoder linear probes               -> exp/jepa_<config>/
 #  6 train       espnet_echo.bin.echo_train, one model per --train_configs entry
-#  7 inference   espnet_echo.bin.echo_inference          -> exp/<model>/decode_<set>
+#  7 inference   espnet_echo.bin.echo_inference in --inference_nj parallel jobs (wav.scp
+#                or segments split, one hypothesis dir per job, merged) -> exp/<model>/decode_<set>
 #  8 scoring     espnet_echo.bin.score + show_results    -> RESULTS.md
-# (9 pack and 10 upload are not stages yet.) Every stage is idempotent,
-# logs to exp/*/log and can be re-run alone with --stage N --stop_stage N.
+# (9 pack and 10 upload are not stages yet.) Every stage is idempotent, logs to exp/*/log
+# (stage 7: exp/<model>/decode_<set>/logdir) and can be re-run alone with
+# --stage N --stop_stage N. `./echo.sh --help` lists the options and their defaults.
 set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*"; }
 min() { local a=$1; for b in "$@"; do [ "$b" -lt "$a" ] && a=$b; done; echo "$a"; }
 
+# Options: utils/parse_options.sh sets each from `--name value`; help_message lists them.
 # General
 stage=1
 stop_stage=10000
-nj=2                 # parallel jobs for data preparation and stats
+nj=2                 # parallel jobs for data preparation and dumping
 python=python3       # may be multi-word, e.g. "coverage run --append"
 fs=16000
 num_spk=3            # speaker slots of the model (max K in the data)
@@ -48,15 +51,62 @@ train_configs=""     # space-separated model configs; one model per config
 train_args=""        # extra args for every training run, e.g. "--max_epoch 1"
 ngpu=0
 # Inference / scoring
-inference_args=""
-inference_nj=1
+inference_args=""    # extra args for every espnet_echo.bin.echo_inference job
+inference_nj=2       # parallel decoding jobs per test set (at most one per recording)
 results=RESULTS.md
 baselines="oracle one_speaker"  # reference hypotheses scored beside the models
+# End of options
+
+help_message=$(cat << EOF
+Usage: $0 --train_configs "<config> [<config> ...]" [options]
+
+Options:
+    # General
+    --stage            # First stage to run (default="${stage}").
+    --stop_stage       # Last stage to run (default="${stop_stage}").
+    --nj               # Parallel jobs of data preparation and dumping (default="${nj}").
+    --python           # Python command, may be multi-word (default="${python}").
+    --fs               # Sampling rate of the data in Hz (default="${fs}").
+    --num_spk          # Speaker slots of the model: max K in the data (default="${num_spk}").
+    # Data (stages 1-2)
+    --local_data_opts  # Options passed to local/data.sh (default="${local_data_opts}").
+    --train_set        # Training set (default="${train_set}").
+    --valid_set        # Validation set (default="${valid_set}").
+    --test_sets        # Sets decoded and scored, space-separated (default="${test_sets}").
+    --resample         # Resample wrong-rate audio in stage 2 instead of failing (default="${resample}").
+    # Tokens (stage 3)
+    --token_type       # Token type: bpe or char (default="${token_type}").
+    --nbpe             # BPE vocabulary size (default="${nbpe}").
+    --bpemode          # Sentencepiece model type: unigram or bpe (default="${bpemode}").
+    # Statistics (stage 4)
+    --feats_tag        # Names the stats dir exp/stats_<feats_tag> (default="${feats_tag}").
+    # JEPA pretraining (stage 5, skipped without --pretrain_configs)
+    --pretrain_configs # JEPA configs, space-separated; one encoder per config (default="${pretrain_configs}").
+    --pretrain_args    # Extra args of every pretraining run (default="${pretrain_args}").
+    --gmm_components   # GMM size for configs whose model_conf names a gmm_file (default="${gmm_components}").
+    --probe            # Linear probes of the random-init and pretrained encoders (default="${probe}").
+    --probe_max_utts   # Training mixtures whose clean sources the probes use (default="${probe_max_utts}").
+    # Training (stage 6)
+    --train_configs    # Model configs, space-separated; one model per config; required (default="${train_configs}").
+    --train_args       # Extra args of every training run, e.g. "--max_epoch 1" (default="${train_args}").
+    --ngpu             # GPUs of pretraining and training (default="${ngpu}").
+    # Inference and scoring (stages 7-8)
+    --inference_args   # Extra args of every espnet_echo.bin.echo_inference job (default="${inference_args}").
+    --inference_nj     # Parallel decoding jobs per set, at most one per recording (default="${inference_nj}").
+    --results          # Results table written by stage 8 (default="${results}").
+    --baselines        # Reference hypotheses scored beside the models (default="${baselines}").
+EOF
+)
 
 . ./path.sh
 . utils/parse_options.sh
 
-[ -n "${train_configs}" ] || { log "ERROR: --train_configs is empty"; exit 1; }
+if [ $# -ne 0 ]; then
+    log "${help_message}"
+    log "ERROR: no positional argument is taken, got: $*"
+    exit 2
+fi
+[ -n "${train_configs}" ] || { log "ERROR: --train_configs is empty (see $0 --help)"; exit 1; }
 dumpdir=dump/raw
 token_dir=data/token_list/${token_type}
 [ "${token_type}" = bpe ] && token_dir=data/token_list/bpe_${bpemode}${nbpe}
@@ -64,12 +114,8 @@ token_list=${token_dir}/tokens.txt
 stats_dir=exp/stats_${feats_tag}
 model_dir() { echo "exp/echo_$(basename "${1%.*}")"; }
 pretrain_dir() { echo "exp/jepa_$(basename "${1%.*}")"; }
-conf_value() {  # conf_value <yaml> <key> [<subkey>]: a value of a config, empty if unset
-    "${py[@]}" -c 'import sys, yaml
-c = yaml.safe_load(open(sys.argv[1])) or {}
-for k in sys.argv[2:]:
-    c = c.get(k) if isinstance(c, dict) else None
-print("" if c is None else c)' "$@"
+conf_value() {  # conf_value <yaml> <key> [<subkey>...]: a value of a config, empty if unset
+    "${py[@]}" -m espnet_echo.bin.config_get "$@"
 }
 all_sets="${train_set} ${valid_set} ${test_sets}"
 # shellcheck disable=SC2206
@@ -85,6 +131,77 @@ data_opts() {  # data triples of one dump dir: $1=train|valid $2=dir
         echo "--${kind}_data_path_and_name_and_type ${dir}/text_spk${n},text_spk${n},text"
     done
 }
+merge_decode() {  # merge_decode <logdir> <n> <out>: logdir/output.1..n -> out (docs/CONTRACT.md)
+    # rttm (in job order) and utt2num_spk: from every job or from none; spk{n}.scp and
+    # text_spk{n}: the union over the jobs (a job may find fewer speakers); the separated
+    # wavs are hard-linked (copied where links fail) into out/wav and the scp files name
+    # them there, as one process would write them, so out stays whole whatever later runs
+    # do to the job dirs; info.json: sums, the RTF weighted by audio length.
+    local logdir=$1 n=$2 out=$3 tmp name names part j have out_abs part_abs
+    local parts=()
+    for j in $(seq "${n}"); do parts+=("${logdir}/output.${j}"); done
+    for part in "${parts[@]}"; do
+        [ -f "${part}/info.json" ] || { log "ERROR: ${part}/info.json not found"; exit 1; }
+    done
+    out_abs=$(cd "${out}" && pwd -P)
+    rm -rf "${out}"/.merge.*  # what an interrupted merge left
+    tmp=$(mktemp -d "${out}/.merge.XXXXXX")
+    for name in rttm utt2num_spk; do
+        have=0
+        for part in "${parts[@]}"; do
+            if [ -f "${part}/${name}" ]; then have=$((have + 1)); fi
+        done
+        if [ "${have}" -eq "${n}" ]; then
+            for part in "${parts[@]}"; do cat "${part}/${name}"; done > "${tmp}/${name}"
+        elif [ "${have}" -ne 0 ]; then
+            log "ERROR: ${name} is in ${have} of the ${n} job dirs ${logdir}/output.*"
+            rm -rf "${tmp}"
+            exit 1
+        fi
+    done
+    if [ -f "${tmp}/utt2num_spk" ]; then
+        sort -k1,1 "${tmp}/utt2num_spk" > "${tmp}/utt2num_spk.sorted"
+        mv "${tmp}/utt2num_spk.sorted" "${tmp}/utt2num_spk"
+    fi
+    mkdir "${tmp}/wav"
+    for part in "${parts[@]}"; do
+        if [ -d "${part}/wav" ]; then
+            cp -al "${part}/wav/." "${tmp}/wav/" 2>/dev/null || cp -a "${part}/wav/." "${tmp}/wav/"
+        fi
+    done
+    names=$(for part in "${parts[@]}"; do
+                for name in "${part}"/spk*.scp "${part}"/text_spk*; do
+                    if [ -f "${name}" ]; then basename "${name}"; fi
+                done
+            done | grep -E '^(spk[0-9]+\.scp|text_spk[0-9]+)$' | sort -u || true)
+    for name in ${names}; do
+        for part in "${parts[@]}"; do
+            [ -f "${part}/${name}" ] || continue
+            part_abs=$(cd "${part}" && pwd -P)
+            awk -v from="${part_abs}/wav/" -v to="${out_abs}/wav/" \
+                'index($2, from) == 1 { $2 = to substr($2, length(from) + 1) } { print }' \
+                "${part}/${name}"
+        done | sort -k1,1 > "${tmp}/${name}"
+    done
+    local info=()
+    for part in "${parts[@]}"; do
+        for name in rtf audio_sec encoder_params num_utts; do
+            info+=("$(conf_value "${part}/info.json" "${name}")")
+            [ -n "${info[-1]}" ] || { log "ERROR: ${part}/info.json has no ${name}"; exit 1; }
+        done
+    done
+    printf '%s %s %s %s\n' "${info[@]}" \
+        | awk '{ proc += $1 * $2; sec += $2; params = $3; utts += $4 }
+        END { printf "{\n  \"rtf\": %.10g,\n  \"audio_sec\": %.10g,\n  \"encoder_params\": %d,\n  \"num_utts\": %d\n}\n",
+              (sec > 0 ? proc / sec : 0), sec, params, utts }' > "${tmp}/info.json"
+    # Swap in; no file of an earlier merge (say spk3.scp) or of the one-process layout
+    # (.stamp.json) survives.
+    rm -rf "${out}/rttm" "${out}/utt2num_spk" "${out}"/spk*.scp "${out}"/text_spk* \
+        "${out}/info.json" "${out}/wav" "${out}/.stamp.json"
+    mv "${tmp}"/* "${out}/"
+    rmdir "${tmp}"
+}
+
 token_opts="--token_list ${token_list} --token_type ${token_type}"
 [ "${token_type}" = bpe ] && token_opts+=" --bpemodel ${token_dir}/bpe.model"
 
@@ -212,10 +329,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         log "Stage 6: train ${config} -> ${dir}"
         mkdir -p "${dir}/log"
         # Pretrained weights named by the config's init_param (path:src_key:dst_key).
-        init_files=$("${py[@]}" -c 'import sys, yaml
-c = yaml.safe_load(open(sys.argv[1])) or {}
-for e in c.get("init_param") or []:
-    print(e.split(":")[0])' "${config}")
+        init_files=$(conf_value "${config}" init_param | cut -d: -f1)
         current=true
         [ -f "${dir}/valid.loss.best.pth" ] && [ "${dir}/valid.loss.best.pth" -nt "${config}" ] || current=false
         for f in ${init_files}; do
@@ -244,14 +358,58 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
         dir=$(model_dir "${config}")
         for dset in ${test_sets}; do
             out=${dir}/decode_${dset}
-            log "Stage 7: inference ${dir} on ${dset} -> ${out}"
-            mkdir -p "${dir}/log"
+            logdir=${out}/logdir
+            key_file=${dumpdir}/${dset}/wav.scp
+            [ -f "${dumpdir}/${dset}/segments" ] && key_file=${dumpdir}/${dset}/segments
+            [ -f "${key_file}" ] || { log "ERROR: ${key_file} not found (run stage 2)"; exit 1; }
+            num_utts=$(wc -l < "${key_file}")
+            [ "${num_utts}" -gt 0 ] || { log "ERROR: ${key_file} is empty"; exit 1; }
+            _nj=$(min "${inference_nj}" "${num_utts}")
+            log "Stage 7: inference ${dir} on ${dset} in ${_nj} jobs -> ${out}"
+            mkdir -p "${logdir}"
+            utils/split_data_dir.sh "${dumpdir}/${dset}" "${_nj}" "${logdir}/split${_nj}"
+            for d in "${logdir}"/split* "${logdir}"/output.* "${logdir}"/inference.*.log; do
+                # what a run with another job count left
+                case "${d##*/}" in
+                    "split${_nj}") ;;
+                    split*) rm -rf "${d}" ;;
+                    output.*) [ "${d##*.}" -le "${_nj}" ] 2>/dev/null || rm -rf "${d}" ;;
+                    inference.*.log) j=${d%.log}; [ "${j##*.}" -le "${_nj}" ] 2>/dev/null || rm -f "${d}" ;;
+                esac
+            done
+            # Each job skips itself when its hypothesis dir's stamp is current; the jobs
+            # share the cores.
+            threads=$(( $(nproc) / _nj )); [ "${threads}" -ge 1 ] || threads=1
             # shellcheck disable=SC2086
-            "${py[@]}" -m espnet_echo.bin.echo_inference \
+            if ! utils/run_jobs.sh JOB=1:"${_nj}" "${logdir}/inference.JOB.log" \
+                "${py[@]}" -m espnet_echo.bin.echo_inference \
                 --train_config "${dir}/config.yaml" --model_file "${dir}/valid.loss.best.pth" \
-                --data_dir "${dumpdir}/${dset}" --output_dir "${out}" ${inference_args} \
-                > "${dir}/log/inference_${dset}.log" 2>&1 \
-                || { log "ERROR: inference failed; see ${dir}/log/inference_${dset}.log"; tail -n 30 "${dir}/log/inference_${dset}.log"; exit 1; }
+                --data_dir "${logdir}/split${_nj}/JOB" --output_dir "${logdir}/output.JOB" \
+                --num_threads "${threads}" ${inference_args}; then
+                log "ERROR: inference failed; see ${logdir}/inference.*.log"
+                for j in $(seq "${_nj}"); do
+                    grep -q '^# Ended (code 0)' "${logdir}/inference.${j}.log" \
+                        || tail -n 30 "${logdir}/inference.${j}.log"
+                done
+                exit 1
+            fi
+            skipped=$(for j in $(seq "${_nj}"); do cat "${logdir}/inference.${j}.log"; done \
+                | grep -c "is up to date; skipped" || true)
+            [ "${skipped}" -eq 0 ] || log "  ${skipped} of ${_nj} jobs were up to date; skipped"
+            merged=${out}/.merged  # the job dirs of the current merge
+            job_dirs=$(seq -f "output.%g" "${_nj}")
+            current=true
+            [ -f "${merged}" ] && [ "$(cat "${merged}")" = "${job_dirs}" ] || current=false
+            for j in $(seq "${_nj}"); do
+                [ "${logdir}/output.${j}/.stamp.json" -nt "${merged}" ] && current=false
+            done
+            if "${current}"; then
+                log "  ${out} is up to date; skipped"
+            else
+                rm -f "${merged}"
+                merge_decode "${logdir}" "${_nj}" "${out}"
+                echo "${job_dirs}" > "${merged}"
+            fi
         done
     done
 fi

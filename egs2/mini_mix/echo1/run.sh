@@ -12,6 +12,23 @@
 set -euo pipefail
 
 pretrain_ablation=false
+for arg in "$@"; do
+    if [ "${arg}" = --help ] || [ "${arg}" = -h ]; then
+        cat >&2 << EOF
+Usage: $0 [--pretrain_ablation true|false] [echo.sh options]
+
+Options of this recipe:
+    --pretrain_ablation  # Add plain JEPA and GMM-JEPA without DAAM; must come first (default="${pretrain_ablation}").
+
+Every other option goes to echo.sh after the recipe's own settings (--num_spk 3
+--token_type char --gmm_components 64 --local_data_opts "--num_train 1000 --num_dev 60
+--num_test 100 --max_spk 3 --max_words 8" and its pretraining and training configs), so
+it overrides them. echo.sh's options (the defaults shown are echo.sh's own):
+EOF
+        ./echo.sh --help
+        exit 0
+    fi
+done
 if [ "${1:-}" = "--pretrain_ablation" ]; then
     pretrain_ablation=$2
     shift 2

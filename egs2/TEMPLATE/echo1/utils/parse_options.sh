@@ -5,11 +5,17 @@
 # Source it after defining defaults: every `--foo-bar value` or `--foo_bar value` sets the
 # existing shell variable foo_bar; `--config file` sources a file of `name=value` lines
 # first. Unknown options are an error; positional arguments are left in "$@".
+# `--help` (or `-h`) prints the script's $help_message, as ESPnet's and Kaldi's
+# parse_options.sh do (to stderr), and exits 0.
 while true; do
     [ -z "${1:-}" ] && break
     case "$1" in
         --help|-h)
-            echo "Usage: $0 [options]; see the variables at the top of $0" >&2
+            if [ -n "${help_message:-}" ]; then
+                printf '%s\n' "${help_message}" >&2
+            else
+                echo "Usage: $0 [options]; no help message: see the variables at the top of $0" >&2
+            fi
             exit 0 ;;
         --config)
             [ -f "${2:-}" ] || { echo "$0: --config: no such file '${2:-}'" >&2; exit 1; }

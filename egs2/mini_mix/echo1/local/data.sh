@@ -15,6 +15,25 @@ min_words=4
 max_words=16
 seed=0
 nj=2
+
+# shellcheck disable=SC2034  # read by utils/parse_options.sh
+help_message=$(cat << EOF
+Usage: $0 [options]   (writes data/{train,dev,test} and data/wav)
+
+Options:
+    --num_train      # Training mixtures (default="${num_train}").
+    --num_dev        # Validation mixtures (default="${num_dev}").
+    --num_test       # Test mixtures (default="${num_test}").
+    --min_spk        # Fewest speakers in a mixture (default="${min_spk}").
+    --max_spk        # Most speakers in a mixture (default="${max_spk}").
+    --overlap_range  # Overlap ratio range, "<low> <high>" (default="${overlap_range}").
+    --snr_range      # Speech-to-noise ratio range in dB, "<low> <high>" (default="${snr_range}").
+    --min_words      # Fewest words of a sentence (default="${min_words}").
+    --max_words      # Most words of a sentence (default="${max_words}").
+    --seed           # Random seed (default="${seed}").
+    --nj             # Parallel synthesis jobs (default="${nj}").
+EOF
+)
 . ./path.sh
 . utils/parse_options.sh
 
