@@ -37,6 +37,11 @@ setup(
     packages=find_packages(include=["espnet_echo", "espnet_echo.*"]),
     python_requires=">=3.12,<3.14",
     install_requires=install_requires,
-    extras_require={"test": ["pytest==9.2.0", "pytest-timeout==2.4.0"]},
+    extras_require={
+        # espnet3's Lightning trainer (egs3/mini_mix/echo1); ESPnet declares it only in
+        # espnet[train], which brings much more
+        "espnet3": ["lightning==2.6.6"],
+        "test": ["pytest==9.2.0", "pytest-timeout==2.4.0", "lightning==2.6.6"],
+    },
     license="Apache-2.0",
 )
