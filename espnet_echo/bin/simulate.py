@@ -12,7 +12,8 @@ import argparse
 import sys
 from typing import List, Optional, Tuple
 
-from espnet_echo.simulate.corpus import MAX_SPK_LIMIT, CorpusConfig, build_corpus
+from espnet_echo.data.contract import MAX_SPK
+from espnet_echo.simulate.corpus import CorpusConfig, build_corpus
 from espnet_echo.simulate.errors import SimulateError
 from espnet_echo.simulate.mixture import LENGTH_MODES, MixConfig
 from espnet_echo.simulate.options import config_from_args
@@ -61,7 +62,7 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--min_spk", type=int, default=corpus.min_spk,
                    help="Fewest speakers per mixture.")
     g.add_argument("--max_spk", type=int, default=corpus.max_spk,
-                   help=f"Most speakers per mixture (<= {MAX_SPK_LIMIT}); equal to --min_spk "
+                   help=f"Most speakers per mixture (<= {MAX_SPK}); equal to --min_spk "
                    "for a fixed K.")
     g.add_argument("--spk_weights", type=float, nargs="+", default=None,
                    help="Relative probabilities of K = min_spk..max_spk (one per K); default "

@@ -50,7 +50,7 @@ from espnet_echo.utils.audio import load_audio
 from espnet_echo.utils.fileio import PathLike, atomic_open, atomic_path, write_kaldi_map
 
 SPLITS = ("train", "dev", "test")
-MAX_SPK_LIMIT = MAX_SPK  # the contract's one maximum (espnet_echo.data.contract)
+
 # Bump when synthesis changes in a way that invalidates cached TTS audio.
 TTS_CACHE_VERSION = 1
 
@@ -117,9 +117,9 @@ class CorpusConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad setting."""
-        if not 1 <= self.min_spk <= self.max_spk <= MAX_SPK_LIMIT:
+        if not 1 <= self.min_spk <= self.max_spk <= MAX_SPK:
             raise ValueError(
-                f"need 1 <= min_spk <= max_spk <= {MAX_SPK_LIMIT}, "
+                f"need 1 <= min_spk <= max_spk <= {MAX_SPK}, "
                 f"got min_spk={self.min_spk} max_spk={self.max_spk}"
             )
         if self.spk_weights is not None:
