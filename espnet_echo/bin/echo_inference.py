@@ -66,7 +66,7 @@ def main(cmd=None) -> None:
         diar_threshold=args.diar_threshold, min_speaker_sec=args.min_speaker_sec,
         beam_size=args.beam_size, ctc_weight=args.ctc_weight,
     )
-    with staged_dir(out) as tmp:
+    with staged_dir(out, STAMP) as tmp:
         info = decode(echo, ddir, args, tmp, out)
     write_stamp(out, stamp, STAMP)
     logging.info(f"{len(ddir.utts)} utterances -> {out}; RTF {info['rtf']:.4f}")

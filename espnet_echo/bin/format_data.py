@@ -57,7 +57,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     setup_logging(args.log_level)
     try:
         format_data(args.src, args.dst, args.num_spk, args.fs, args.resample, args.nj)
-    except (DataFileError, AudioError, ValueError) as e:
+    except (DataFileError, AudioError, ValueError, OSError) as e:  # unwritable --dst too
         sys.exit(f"format_data: error: {e}")
 
 

@@ -45,7 +45,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         write_ssl_list(args.data_dir, args.out_dir, args.with_sources)
-    except DataFileError as e:
+    except (DataFileError, OSError) as e:  # unwritable --out_dir too
         sys.exit(f"ERROR: {e}")
 
 

@@ -24,9 +24,7 @@ from typing import Optional, Sequence
 
 from espnet_echo.metrics.report import format_table
 from espnet_echo.metrics.scoring import score, write_scores
-from espnet_echo.utils.audio import AudioError
 from espnet_echo.utils.cli import exit_on_error
-from espnet_echo.utils.fileio import DataFileError
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -53,9 +51,10 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     """Run the scorer (see module docstring)."""
     args = get_parser().parse_args(cmd)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with exit_on_error("espnet_echo.bin.score", (DataFileError, AudioError)):
+    # data errors, bad options (--collar) and an unwritable --out_dir: one message each
+    with exit_on_error("espnet_echo.bin.score", (ValueError, OSError)):
         scores = score(args.ref_dir, args.hyp_dir, args.collar, args.fs, args.name)
-    js, _ = write_scores(scores, args.out_dir)
+        js, _ = write_scores(scores, args.out_dir)
     logging.info(f"{scores['name']}: {scores['num_utts']} utterances -> {js}\n"
                  + format_table([scores]))
 

@@ -344,6 +344,8 @@ def format_data(
         raise ValueError(f"--nj must be >= 1, got {nj}")
     if src.exists() and dst.exists() and os.path.samefile(src, dst):
         raise ValueError(f"--dst {dst} is the source data dir; choose another dir")
+    if Path(os.path.realpath(dst)) in Path(os.path.realpath(src)).parents:
+        raise ValueError(f"--dst {dst} contains the source data dir {src}; choose another dir")
 
     ddir = load_data_dir(src, num_spk_max=NUM_SPK_MAX)
     ddir.check_complete()
@@ -357,7 +359,7 @@ def format_data(
         )
         return False
 
-    with staged_dir(dst) as tmp:
+    with staged_dir(dst, STAMP_NAME) as tmp:
         jobs = _jobs(ddir, fs, resample, tmp, dst)
         results = {r["utt"]: r for rs in _run_jobs(jobs, nj) for r in rs}
         notes = [note for u in ddir.utts for note in results[u]["notes"]]
@@ -375,8 +377,9 @@ def format_data(
             )
         _check_num_spk(ddir, num_spk)
         _write_dump(ddir, results, labels, tmp, num_spk)
-        if stamp is not None:
-            write_stamp(tmp, stamp, STAMP_NAME)
+        # a dump of pipe entries gets a stamp too (it marks the dir as a format_data
+        # output, see staged_dir), one that never matches a run's stamp
+        write_stamp(tmp, stamp or {"cacheable": False, "why": "pipe entries"}, STAMP_NAME)
     n_res = sum(results[u]["orig_rate"] is not None for u in ddir.utts)
     logging.info(
         f"{dst}: dumped {len(results)} utterances from {src}"

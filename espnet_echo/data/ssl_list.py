@@ -112,7 +112,7 @@ def write_ssl_list(data_dir: Path, out_dir: Path, with_sources: bool = True) -> 
         logging.info(f"{out_dir} is up to date; skipped")
         return False
     lists = build_ssl_list(data_dir, with_sources)
-    with staged_dir(out_dir) as tmp:
+    with staged_dir(out_dir, STAMP) as tmp:
         for name, mapping in lists.items():
             write_kaldi_map(tmp / name, mapping)
         write_stamp(tmp, stamp, STAMP)

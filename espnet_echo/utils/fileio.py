@@ -135,30 +135,50 @@ def write_kaldi_map(path: PathLike, mapping: Mapping[str, object]) -> None:
 
 
 @contextlib.contextmanager
-def staged_dir(dst: PathLike) -> Iterator[Path]:
+def staged_dir(dst: PathLike, owner_file: str) -> Iterator[Path]:
     """Yield an empty temporary dir next to ``dst``; move it onto ``dst`` on success.
 
     On an exception the temporary dir is removed and an existing ``dst`` is untouched.
     The swap renames the old ``dst`` aside, renames the new one in and then deletes the
     old one (two renames: a reader could see ``dst`` missing for an instant).
+
+    An existing ``dst`` is only replaced when it is empty or holds ``owner_file`` (the
+    stamp every caller writes into its output), i.e. when it is an earlier output of the
+    same tool: a mistyped output path such as a parent dir (``dump`` for
+    ``dump/raw/train``), the source data dir or ``.`` is refused before anything runs,
+    instead of being swapped away with everything in it.
+
+    Args:
+        dst: Output dir.
+        owner_file: Name of the stamp file the caller writes into ``dst``.
+
+    Raises:
+        FileExistsError: ``dst`` exists and is not a directory, or is a non-empty
+            directory without ``owner_file``; the message names ``dst``.
     """
-    dst = Path(dst)
+    dst = Path(os.path.abspath(dst))
+    if dst.is_symlink() or (dst.exists() and not dst.is_dir()):
+        raise FileExistsError(f"{dst}: exists and is not a directory")
+    if dst.is_dir() and any(dst.iterdir()) and not (dst / owner_file).is_file():
+        raise FileExistsError(
+            f"{dst}: exists and is not an earlier output of this tool (no {owner_file}); "
+            f"refusing to replace it and everything in it: choose a new output dir or "
+            f"remove this one"
+        )
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp-", dir=dst.parent))
     try:
         yield tmp
         _apply_umask(tmp)
-        if not (dst.exists() or dst.is_symlink()):
+        if not dst.exists():
             os.rename(tmp, dst)
             return
-        if not dst.is_dir():
-            raise FileExistsError(f"{dst}: exists and is not a directory")
         old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
         os.rename(dst, old / dst.name)
         try:
             os.rename(tmp, dst)
         except BaseException:
-            os.rename(old / dst.name, dst)  # put the previous dump back
+            os.rename(old / dst.name, dst)  # put the previous output back
             os.rmdir(old)
             raise
         shutil.rmtree(old, ignore_errors=True)

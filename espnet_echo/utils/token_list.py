@@ -239,7 +239,7 @@ def make_token_list(
         return False
 
     texts = read_transcripts(inputs)
-    with staged_dir(output_dir) as tmp:
+    with staged_dir(output_dir, STAMP_NAME) as tmp:
         if token_type == "bpe":
             pieces = train_bpe(
                 texts, tmp, nbpe, bpemode, character_coverage, input_sentence_size

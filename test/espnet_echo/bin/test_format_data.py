@@ -382,3 +382,18 @@ def test_cli(src, tmp_path):
     pattern = r"format_data: error: .*utt2num_spk:2: .*--num_spk 2"
     with pytest.raises(SystemExit, match=pattern):
         main(["--src", str(src), "--dst", str(dst), "--num_spk", "2"])
+
+
+def test_a_mistyped_dst_destroys_nothing(src, tmp_path):
+    """A --dst that is a parent of other dumps, a dir that holds the source, or any
+    non-empty dir that is not an earlier dump is refused; everything in it stays."""
+    format_data(src, tmp_path / "dump" / "train", num_spk=3)
+    before = sorted(p.name for p in (tmp_path / "dump" / "train").iterdir())
+    with pytest.raises(SystemExit) as e:  # the parent of a dump
+        main(["--src", str(src), "--dst", str(tmp_path / "dump"), "--num_spk", "3"])
+    assert "not an earlier output of this tool" in str(e.value.code)
+    assert sorted(p.name for p in (tmp_path / "dump" / "train").iterdir()) == before
+    with pytest.raises(ValueError, match="contains the source data dir"):
+        format_data(src, src.parent, num_spk=3)
+    assert src.is_dir() and (src / "wav.scp").is_file()
+    format_data(src, tmp_path / "dump" / "train", num_spk=3)  # its own dump: rebuilt fine

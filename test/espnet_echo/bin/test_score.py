@@ -85,3 +85,18 @@ def test_bad_hypothesis_is_a_one_line_error(ref_dir, tmp_path):
     assert str(e.value.code).startswith("espnet_echo.bin.score: error: ")
     assert "text_spk1:3" in str(e.value.code)
     assert not (tmp_path / "unused" / "scores.json").exists()
+
+
+@pytest.mark.parametrize("bad", ["out_dir", "collar"])
+def test_unwritable_out_dir_and_bad_collar_are_one_line_errors(ref_dir, tmp_path, bad):
+    hyp = _baseline(ref_dir, tmp_path, "oracle")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out = blocker / "score" if bad == "out_dir" else tmp_path / "score"
+    collar = "-1" if bad == "collar" else "0"
+    with pytest.raises(SystemExit) as e:
+        score.main(["--ref_dir", str(ref_dir), "--hyp_dir", str(hyp), "--out_dir", str(out),
+                    "--collar", collar])
+    msg = str(e.value.code)
+    assert msg.startswith("espnet_echo.bin.score: error: ") and "\n" not in msg
+    assert (str(blocker) if bad == "out_dir" else "--collar") in msg

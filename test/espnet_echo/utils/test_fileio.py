@@ -72,3 +72,40 @@ def test_outputs_get_normal_permissions(tmp_path):
         os.umask(umask)
     assert (tmp_path / "m").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "w.bin").stat().st_mode & 0o777 == 0o644
+
+
+def test_staged_dir_replaces_only_its_own_output(tmp_path, monkeypatch):
+    """An earlier output (it holds the owner's stamp) is swapped whole; a foreign non-empty
+    dir, a file, '.' and a parent of other outputs are refused and left as they were."""
+    from espnet_echo.utils.fileio import staged_dir
+
+    out = tmp_path / "dump" / "train"
+    with staged_dir(out, ".stamp.json") as tmp:
+        (tmp / "a").write_text("1")
+        (tmp / ".stamp.json").write_text("{}")
+    with staged_dir(out, ".stamp.json") as tmp:  # its own earlier output: replaced
+        (tmp / "b").write_text("2")
+    assert sorted(p.name for p in out.iterdir()) == ["b"]
+
+    (tmp_path / "dump" / "dev").mkdir()
+    (tmp_path / "dump" / "dev" / "keep").write_text("x")
+    for dst in (tmp_path / "dump", tmp_path / "dump" / "dev"):  # parent, foreign dir
+        with pytest.raises(FileExistsError, match=r"not an earlier output .*\.stamp\.json"):
+            with staged_dir(dst, ".stamp.json") as tmp:
+                (tmp / "c").write_text("3")
+    assert (tmp_path / "dump" / "dev" / "keep").read_text() == "x"
+    assert sorted(p.name for p in out.iterdir()) == ["b"]
+    monkeypatch.chdir(tmp_path / "dump" / "dev")
+    with pytest.raises(FileExistsError, match="not an earlier output"):
+        with staged_dir(".", ".stamp.json"):
+            pass
+    assert sorted(p.name for p in (tmp_path / "dump" / "dev").iterdir()) == ["keep"]
+    (tmp_path / "f").write_text("")
+    with pytest.raises(FileExistsError, match="is not a directory"):
+        with staged_dir(tmp_path / "f", ".stamp.json"):
+            pass
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with staged_dir(empty, ".stamp.json") as tmp:  # an empty dir is fine to fill
+        (tmp / "d").write_text("4")
+    assert (empty / "d").read_text() == "4"
