@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one install path of espnet-echo: system packages for the offline corpus, then a
 # Python 3.12/3.13 virtualenv at $1 (default .venv) with espnet_echo installed in editable mode.
-# A no-op when the venv's stamp is newer than setup.py.
+# A no-op when the venv's stamp is newer than setup.py and pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${1:-.venv}
@@ -25,7 +25,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # --- Python --------------------------------------------------------------------------------
-if [ -f "${stamp}" ] && [ "${stamp}" -nt setup.py ]; then
+if [ -f "${stamp}" ] && [ "${stamp}" -nt setup.py ] && [ "${stamp}" -nt pyproject.toml ]; then
     exit 0
 fi
 # espnet 202611 needs Python >= 3.12. $PYTHON wins; else the first 3.12/3.13 found on PATH
