@@ -52,6 +52,7 @@ from typing import (
     Collection,
     Dict,
     Iterable,
+    Iterator,
     List,
     Mapping,
     Optional,
@@ -137,6 +138,26 @@ class EspnetRttm:
 # ----------------------------------------------------------------------------------------
 # Standard RTTM (seconds)
 # ----------------------------------------------------------------------------------------
+def _nist_records(path: PathLike) -> Iterator[Tuple[int, str, str, List[str]]]:
+    """Records of a NIST text file (RTTM, UEM): blank lines and ``;;`` comments skipped.
+
+    Yields:
+        ``(lineno, where, line, fields)``: the 1-based line number, ``path:line`` for
+        messages, the raw line and its fields.
+
+    Raises:
+        DataFileError: the file does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: file not found")
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            fields = line.split()
+            if fields and not fields[0].startswith(";;"):
+                yield lineno, f"{path}:{lineno}", line, fields
+
+
 def read_rttm_segments(
     path: PathLike,
     known_utts: Optional[Collection[str]] = None,
@@ -157,47 +178,39 @@ def read_rttm_segments(
         DataFileError: missing file, wrong field count, unknown type, non-numeric,
             negative or non-finite time, or unknown ``<file>``; names ``path:line``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: file not found")
     known = None if known_utts is None else set(known_utts)
     out: Dict[str, List[RttmSegment]] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields or fields[0].startswith(";;"):
+    for lineno, where, line, fields in _nist_records(path):
+        if fields[0] != "SPEAKER":
+            if fields[0] in OTHER_RTTM_TYPES:
                 continue
-            where = f"{path}:{lineno}"
-            if fields[0] != "SPEAKER":
-                if fields[0] in OTHER_RTTM_TYPES:
-                    continue
-                raise DataFileError(
-                    f"{where}: unknown RTTM type {fields[0]!r}: {line.strip()!r}"
-                )
-            if len(fields) not in (9, 10):
-                raise DataFileError(
-                    f"{where}: expected 10 fields '{_SPEAKER_FIELDS}', got {len(fields)}: "
-                    f"{line.strip()!r}"
-                )
-            utt, chan, label = fields[1], fields[2], fields[7]
-            if known is not None and utt not in known:
-                raise DataFileError(f"{where}: utterance {utt!r} is not in {known_what}")
-            try:
-                start, dur = float(fields[3]), float(fields[4])
-            except ValueError:
-                raise DataFileError(
-                    f"{where}: <tbeg> and <tdur> must be numbers (seconds), "
-                    f"got {fields[3]!r} {fields[4]!r}"
-                ) from None
-            if not (math.isfinite(start) and math.isfinite(dur)) or start < 0 or dur < 0:
-                raise DataFileError(
-                    f"{where}: <tbeg> and <tdur> must be finite and >= 0, got {start} {dur}"
-                )
-            segs = out.setdefault(utt, [])
-            if dur > 0:
-                segs.append(
-                    RttmSegment(label, start, dur, " ".join(fields), lineno, utt, chan)
-                )
+            raise DataFileError(
+                f"{where}: unknown RTTM type {fields[0]!r}: {line.strip()!r}"
+            )
+        if len(fields) not in (9, 10):
+            raise DataFileError(
+                f"{where}: expected 10 fields '{_SPEAKER_FIELDS}', got {len(fields)}: "
+                f"{line.strip()!r}"
+            )
+        utt, chan, label = fields[1], fields[2], fields[7]
+        if known is not None and utt not in known:
+            raise DataFileError(f"{where}: utterance {utt!r} is not in {known_what}")
+        try:
+            start, dur = float(fields[3]), float(fields[4])
+        except ValueError:
+            raise DataFileError(
+                f"{where}: <tbeg> and <tdur> must be numbers (seconds), "
+                f"got {fields[3]!r} {fields[4]!r}"
+            ) from None
+        if not (math.isfinite(start) and math.isfinite(dur)) or start < 0 or dur < 0:
+            raise DataFileError(
+                f"{where}: <tbeg> and <tdur> must be finite and >= 0, got {start} {dur}"
+            )
+        segs = out.setdefault(utt, [])
+        if dur > 0:
+            segs.append(
+                RttmSegment(label, start, dur, " ".join(fields), lineno, utt, chan)
+            )
     return out
 
 
@@ -312,9 +325,6 @@ def read_espnet_rttm(
     """
     from espnet2.fileio.rttm import load_rttm_text
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: file not found")
     known = None if known_utts is None else set(known_utts)
     ends: Dict[str, Tuple[int, int]] = {}
     turn_lines: Dict[str, List[Tuple[int, int, int]]] = {}  # (lineno, start, end)
@@ -470,35 +480,27 @@ def read_uem(path: PathLike) -> Dict[str, List[UemRange]]:
         DataFileError: missing file, wrong field count, non-numeric, negative or
             non-finite time, or ``tend <= tbeg``; names ``path:line``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: file not found")
     out: Dict[str, List[UemRange]] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields or fields[0].startswith(";;"):
-                continue
-            where = f"{path}:{lineno}"
-            if len(fields) != 4:
-                raise DataFileError(
-                    f"{where}: expected 4 fields '<file> <chnl> <tbeg> <tend>', got "
-                    f"{len(fields)}: {line.strip()!r}"
-                )
-            try:
-                start, end = float(fields[2]), float(fields[3])
-            except ValueError:
-                raise DataFileError(
-                    f"{where}: <tbeg> and <tend> must be numbers (seconds), got "
-                    f"{fields[2]!r} {fields[3]!r}"
-                ) from None
-            if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
-                raise DataFileError(
-                    f"{where}: need finite 0 <= <tbeg> < <tend>, got {start} {end}"
-                )
-            out.setdefault(fields[0], []).append(
-                UemRange(fields[0], fields[1], start, end, lineno)
+    for lineno, where, line, fields in _nist_records(path):
+        if len(fields) != 4:
+            raise DataFileError(
+                f"{where}: expected 4 fields '<file> <chnl> <tbeg> <tend>', got "
+                f"{len(fields)}: {line.strip()!r}"
             )
+        try:
+            start, end = float(fields[2]), float(fields[3])
+        except ValueError:
+            raise DataFileError(
+                f"{where}: <tbeg> and <tend> must be numbers (seconds), got "
+                f"{fields[2]!r} {fields[3]!r}"
+            ) from None
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end <= start:
+            raise DataFileError(
+                f"{where}: need finite 0 <= <tbeg> < <tend>, got {start} {end}"
+            )
+        out.setdefault(fields[0], []).append(
+            UemRange(fields[0], fields[1], start, end, lineno)
+        )
     return out
 
 
