@@ -16,7 +16,12 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from espnet_echo.metrics.report import format_results, load_pretrain_summary, load_scores
+from espnet_echo.metrics.report import (
+    format_results,
+    load_factorisation_probe,
+    load_pretrain_summary,
+    load_scores,
+)
 from espnet_echo.utils.fileio import atomic_open
 
 
@@ -31,6 +36,11 @@ def get_parser() -> argparse.ArgumentParser:
         "--pretrain_dirs", nargs="*", default=[],
         help="stage-5 dirs (probe.json, log/train.log) for the pretraining table",
     )
+    p.add_argument(
+        "--factorisation_probes", nargs="*", default=[],
+        help="factorisation_probe JSON files (<exp>/<model>/factorisation_probe/"
+        "probe.json) for the factorisation table",
+    )
     return p
 
 
@@ -40,6 +50,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     text = format_results(
         [load_scores(p) for p in args.scores],
         [load_pretrain_summary(d) for d in args.pretrain_dirs],
+        [load_factorisation_probe(p) for p in args.factorisation_probes],
     )
     if args.out:
         with atomic_open(args.out) as f:

@@ -339,9 +339,71 @@ def format_pretrain_table(summaries: Sequence[Mapping[str, object]]) -> str:
     return "\n".join(lines)
 
 
+FACTORISATION_COLUMNS = (
+    ("speaker ID, speaker emb. (%)", "speaker_id_spk", 1),
+    ("speaker ID, content feats (%)", "speaker_id_content", 1),
+    ("content ID, content feats (%)", "content_id_content", 1),
+    ("content ID, speaker emb. (%)", "content_id_spk", 1),
+    ("gap (points)", "gap", 1),
+    ("chance speaker/content (%)", None, 1),
+    ("sources/speakers/sentences", None, 0),
+)
+
+
+def load_factorisation_probe(path: PathLike) -> Dict[str, object]:
+    """One ``factorisation_probe`` JSON, named after the dir above its own dir.
+
+    Args:
+        path: ``<exp>/<model>/factorisation_probe/probe.json`` (the row is ``<model>``).
+
+    Returns:
+        The JSON object with ``name`` added.
+
+    Raises:
+        DataFileError: unreadable file or not a JSON object.
+    """
+    out = read_json_object(path)
+    out["name"] = Path(path).parent.parent.name
+    return out
+
+
+def format_factorisation_table(probes: Sequence[Mapping[str, object]]) -> str:
+    """Markdown table of :func:`load_factorisation_probe` results, one row each.
+
+    Args:
+        probes: Probe results (``espnet_echo.ssl.factorisation.FactorisationResult``
+            fields and ``name``).
+
+    Returns:
+        The table; ``-`` where a value is missing.
+    """
+    lines = [
+        "|" + "|".join(["model"] + [c[0] for c in FACTORISATION_COLUMNS]) + "|",
+        "|" + "|".join(["---"] * (len(FACTORISATION_COLUMNS) + 1)) + "|",
+    ]
+    for p in probes:
+        cells = [str(p["name"])]
+        for _, key, digits in FACTORISATION_COLUMNS[:5]:
+            v = p.get(key)
+            cells.append((_fmt(float(v), digits) if _is_number(v) else None) or "-")
+        chance = [p.get("chance_speaker"), p.get("chance_content")]
+        cells.append(
+            "/".join(_fmt(float(v), 1) for v in chance)
+            if all(_is_number(v) for v in chance) else "-"
+        )
+        counts = [p.get("num_items"), p.get("num_speakers"), p.get("num_contents")]
+        cells.append(
+            "/".join(str(int(v)) for v in counts)
+            if all(_is_number(v) for v in counts) else "-"
+        )
+        lines.append("|" + "|".join(cells) + "|")
+    return "\n".join(lines)
+
+
 def format_results(
     scores_list: Sequence[Mapping[str, object]],
     pretrain: Sequence[Mapping[str, object]] = (),
+    factorisation: Sequence[Mapping[str, object]] = (),
 ) -> str:
     """The whole ``RESULTS.md``: environment, conventions, tables.
 
@@ -349,6 +411,8 @@ def format_results(
         scores_list: ``scores.json`` contents, one row each.
         pretrain: :func:`load_pretrain_summary` results; without any, no pretraining
             section.
+        factorisation: :func:`load_factorisation_probe` results; without any, no
+            factorisation section.
 
     Returns:
         The markdown text.
@@ -364,6 +428,18 @@ def format_results(
             "pretraining epoch.",
             "",
             format_pretrain_table(pretrain),
+            "",
+        ]
+    if factorisation:
+        extra += [
+            "## Speaker/content factorisation (held-out k-NN)",
+            "- Leave-one-out 1-NN (cosine) on the clean sources of held-out speakers "
+            "(each sentence read by every speaker): speaker ID and content (sentence) "
+            "ID from the speaker head's embeddings and from the ASR path's mean-pooled "
+            "RWSE features; gap = ((S_spk - S_con) + (C_con - C_spk)) / 2 "
+            "(espnet_echo.ssl.factorisation).",
+            "",
+            format_factorisation_table(factorisation),
             "",
         ]
     return "\n".join([

@@ -2,6 +2,8 @@
 #  Apache 2.0
 """Tests of espnet_echo.metrics.report (RESULTS.md tables)."""
 
+import json
+
 import pytest
 
 from espnet_echo.metrics.report import (
@@ -83,3 +85,28 @@ def test_pretrain_table(ref_dir, make_hyp, tmp_path):
     rows = {line.split("|")[1]: line for line in lines if line.startswith("|jepa")}
     assert rows["jepa_probe_random"] == "|jepa_probe_random|25.0|10.0|90.0|-|-|-|-|-|"
     assert rows["jepa_pretrain"] == "|jepa_pretrain|80.0|10.0|90.0|3|0.5000|0.750|12.5|0.900|"
+
+
+def test_factorisation_table_rows_and_missing_values(tmp_path):
+    from espnet_echo.metrics.report import (
+        format_factorisation_table,
+        format_results,
+        load_factorisation_probe,
+    )
+
+    path = tmp_path / "echo_a" / "factorisation_probe" / "probe.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({
+        "speaker_id_spk": 90.0, "speaker_id_content": 20.0,
+        "content_id_content": 80.0, "content_id_spk": 10.0, "gap": 70.0,
+        "chance_speaker": 0.0, "chance_content": 0.0,
+        "num_items": 24, "num_speakers": 8, "num_contents": 3,
+    }))
+    probe = load_factorisation_probe(path)
+    assert probe["name"] == "echo_a"
+    table = format_factorisation_table([probe, {"name": "partial", "gap": 1.5}])
+    rows = table.splitlines()
+    assert rows[2] == "|echo_a|90.0|20.0|80.0|10.0|70.0|0.0/0.0|24/8/3|"
+    assert rows[3] == "|partial|-|-|-|-|1.5|-|-|"
+    assert "## Speaker/content factorisation" in format_results([], [], [probe])
+    assert "factorisation" not in format_results([], [])
