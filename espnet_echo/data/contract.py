@@ -8,8 +8,9 @@ and the task can all import it.
 
 #: Most speakers per mixture anywhere in the project: simulator (``--max_spk``), format
 #: stage (``--num_spk``), data-dir reader (``spk{n}.scp``/``text_spk{n}`` indices) and the
-#: task's speaker slots (``EchoTask --num_spk``).
-MAX_SPK = 4
+#: task's speaker slots (``EchoTask --num_spk``). It bounds what one recording may hold
+#: (the conversation split has up to 5 speakers); a model's slots are set by ``--num_spk``.
+MAX_SPK = 6
 
 #: Sample rate of every contract audio file (Hz).
 DEFAULT_FS = 16000

@@ -129,8 +129,8 @@ BAD = {
     "k_too_big": (
         "utt2num_spk",
         1,
-        "dev_mix000000 5",
-        r"utt2num_spk:1: value 5 out of range \[1, 4\]",
+        "dev_mix000000 7",
+        r"utt2num_spk:1: value 7 out of range \[1, 6\]",
     ),
     "k_small_listed": (
         "utt2num_spk",
@@ -281,8 +281,8 @@ def test_speaker_gap_and_index_range(tmp_path):
     with pytest.raises(DataFileError, match=pattern + r" .*spk1.scp"):
         load_data_dir(d)
     d = make_dir(tmp_path / "b")  # make_dir needs a fresh root
-    _write(d / "spk5.scp", ["dev_mix000000 /x.wav"])
-    with pytest.raises(DataFileError, match=r"spk5.scp: speaker index must be 1..4"):
+    _write(d / "spk7.scp", ["dev_mix000000 /x.wav"])
+    with pytest.raises(DataFileError, match=r"spk7.scp: speaker index must be 1..6"):
         load_data_dir(d)
 
 

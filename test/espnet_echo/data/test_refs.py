@@ -87,7 +87,7 @@ def test_hypothesis_entries_are_the_rest_of_the_line(tmp_path):
         "m1": [("sox /w/a.wav -t wav - |", tmp_path / "spk1.scp")],
     }
     _write(tmp_path, "spk01.scp", "m0 /w/x.wav")  # one naming rule with the data dirs
-    with pytest.raises(DataFileError, match="spk01.scp: speaker index must be 1..4"):
+    with pytest.raises(DataFileError, match="spk01.scp: speaker index must be 1..6"):
         read_indexed(tmp_path, "scp")
 
 

@@ -323,7 +323,7 @@ def test_cli_and_yaml_config(corpus, tmp_path, capsys):
 
 def test_config_validation():
     with pytest.raises(ValueError, match="max_spk"):
-        CorpusConfig(max_spk=5).validate()
+        CorpusConfig(max_spk=7).validate()
     with pytest.raises(ValueError, match="spk_weights"):
         CorpusConfig(min_spk=1, max_spk=3, spk_weights=[1, 2]).validate()
     with pytest.raises(ValueError, match="snr_range"):

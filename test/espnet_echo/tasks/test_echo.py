@@ -3,6 +3,7 @@ import argparse
 import pytest
 import yaml
 
+from espnet_echo.data.contract import MAX_SPK
 from espnet_echo.tasks.echo import EchoTask
 
 TINY = [
@@ -127,7 +128,8 @@ def test_data_check_reads_the_heads_declarations(tmp_path, token_list, data, ext
 def test_optional_data_names_come_from_the_heads():
     names = EchoTask.optional_data_names()
     assert set(names) == {"spk_labels", "speech_ref", "num_spk",
-                          "text_spk1", "text_spk2", "text_spk3", "text_spk4"}
+                          *(f"text_spk{n}" for n in range(1, MAX_SPK + 1))}
+    assert MAX_SPK == 6
     assert EchoTask.required_data_names() == ("speech",)
 
 
