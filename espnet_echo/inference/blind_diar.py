@@ -168,6 +168,44 @@ def second_speaker(primary: np.ndarray, num_spk: int) -> np.ndarray:
     return out
 
 
+def embed_windows(
+    embed: EmbedFn,
+    speaker_frames: torch.Tensor,
+    speech: np.ndarray,
+    windows: np.ndarray,
+    batch_windows: int = 256,
+) -> torch.Tensor:
+    """Embeddings of windows pooled over their speech frames, window by window.
+
+    Each window is cut out of ``speaker_frames`` and pooled alone (``embed`` on a
+    batch of windows, one window each), so memory grows with the number of windows
+    times their length, not times the recording length.
+
+    Args:
+        embed: The speaker head's ``embed``.
+        speaker_frames: (T, E).
+        speech: Speech mask (T,) bool: the pooling weights.
+        windows: ``[start, end)`` frame ranges (N, 2), all of one length (or one
+            window).
+        batch_windows: Windows per ``embed`` call.
+
+    Returns:
+        (N, embed_dim) on ``speaker_frames``' device.
+    """
+    lengths = windows[:, 1] - windows[:, 0]
+    if len(windows) == 0 or (lengths != lengths[0]).any():
+        raise ValueError(f"windows must be non-empty and of one length, got {lengths}")
+    idx = torch.from_numpy(windows[:, :1] + np.arange(lengths[0])[None, :])  # (N, W)
+    idx = idx.to(speaker_frames.device)
+    mask = torch.from_numpy(speech).to(speaker_frames.device, speaker_frames.dtype)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(windows), batch_windows):
+            part = idx[i:i + batch_windows]
+            out.append(embed(speaker_frames[part], mask[part][:, None, :])[:, 0])
+    return torch.cat(out)
+
+
 def blind_diarize(
     speaker_frames: torch.Tensor,
     speech: np.ndarray,
@@ -247,12 +285,7 @@ def blind_diarize(
         keep[int(np.argmax(voiced))] = True
     windows = grid[keep]
 
-    weights = torch.zeros(len(windows), t, dtype=speaker_frames.dtype)
-    speech_t = torch.from_numpy(speech).to(speaker_frames.dtype)
-    for i, (start, end) in enumerate(windows):
-        weights[i, start:end] = speech_t[start:end]
-    with torch.no_grad():
-        emb = embed(speaker_frames[None], weights[None].to(speaker_frames.device))[0]
+    emb = embed_windows(embed, speaker_frames, speech, windows)
     emb = check_finite_2d(emb.detach().cpu().double().numpy(), f"{name}: embeddings")
     try:
         labels, post = vbx.cluster(
