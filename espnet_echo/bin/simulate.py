@@ -5,7 +5,8 @@
 
 Example:
     python -m espnet_echo.bin.simulate --out_dir data --wav_dir data/wav \\
-        --num_train 600 --num_dev 100 --num_test 100 --min_spk 1 --max_spk 3 --seed 0 --nj 2
+        --num_train 600 --num_dev 100 --num_test 100 --min_spk 1 --max_spk 3 --seed 0 --nj 2 \\
+        --num_test_conv 16 --conv_min_sec 60 --conv_max_sec 150 --num_probe_sentences 12
 """
 
 import argparse
@@ -13,6 +14,7 @@ import sys
 from typing import List, Optional, Tuple
 
 from espnet_echo.data.contract import MAX_SPK
+from espnet_echo.simulate.conversation import ConvConfig
 from espnet_echo.simulate.corpus import CorpusConfig, build_corpus
 from espnet_echo.simulate.errors import SimulateError
 from espnet_echo.simulate.mixture import LENGTH_MODES, MixConfig
@@ -49,7 +51,8 @@ def get_parser() -> argparse.ArgumentParser:
     )
     g = parser.add_argument_group("output")
     g.add_argument("--out_dir", type=str, default=corpus.out_dir,
-                   help="Data dir; writes <out_dir>/{train,dev,test}/.")
+                   help="Data dir; writes <out_dir>/{train,dev,test}/ (and test_conv/, "
+                   "probe/ when asked for).")
     g.add_argument("--wav_dir", type=str, default=corpus.wav_dir,
                    help="Audio dir; writes <wav_dir>/<split>/{mix,s1..sK,noise}/<utt>.wav.")
     g.add_argument("--cache_dir", type=str, default=None,
@@ -97,6 +100,35 @@ def get_parser() -> argparse.ArgumentParser:
                "Speech-to-noise ratio (dB) of the additive coloured noise.")
     _add_range(g, "noise_tilt_range", mix.noise_tilt_range,
                "Noise power spectrum exponent range (0 white, -1 pink, -2 brown).")
+    conv = ConvConfig()
+    g = parser.add_argument_group(
+        "conversation and probe splits (speakers of the test split, sentences in no "
+        "mixture; see espnet_echo/simulate/conversation.py for the turn-taking model)"
+    )
+    g.add_argument("--num_test_conv", type=int, default=conv.num_test_conv,
+                   help="Conversation recordings written to <out_dir>/test_conv (0: none).")
+    g.add_argument("--conv_min_sec", type=float, default=conv.conv_min_sec,
+                   help="Shortest conversation (seconds, >= 10).")
+    g.add_argument("--conv_max_sec", type=float, default=conv.conv_max_sec,
+                   help="Longest conversation (seconds).")
+    g.add_argument("--conv_min_spk", type=int, default=conv.conv_min_spk,
+                   help="Fewest speakers in a conversation.")
+    g.add_argument("--conv_max_spk", type=int, default=conv.conv_max_spk,
+                   help=f"Most speakers in a conversation (<= {MAX_SPK} and <= the base "
+                   "voices of the test split).")
+    _add_range(g, "conv_overlap_range", conv.conv_overlap_range,
+               "Range (0..0.5) of the target share of speech time with 2+ speakers, drawn "
+               "per recording; the measured share is written to test_conv/utt2overlap.")
+    _add_range(g, "conv_pause_range", conv.conv_pause_range,
+               "Pause (s) at a change of speaker without overlap.")
+    _add_range(g, "conv_snr_range", conv.conv_snr_range,
+               "Speech-to-noise ratio (dB) of the conversations' additive noise.")
+    g.add_argument("--conv_max_turn_sentences", type=int,
+                   default=conv.conv_max_turn_sentences,
+                   help="Most sentences in one turn (1..N drawn per turn).")
+    g.add_argument("--num_probe_sentences", type=int, default=corpus.num_probe_sentences,
+                   help="Sentences of <out_dir>/probe, each spoken by every test speaker "
+                   "(single-speaker, noise-free; 0: none).")
     g = parser.add_argument_group("run")
     g.add_argument("--seed", type=int, default=corpus.seed,
                    help="Random seed (same seed, same files).")

@@ -14,6 +14,9 @@ Pipeline (see docs/CONTRACT.md for the files written):
    on ``nj`` or on run order, and the same seed gives byte-identical files.
 4. The (speaker, sentence) pairs in use are synthesised in parallel into an on-disk cache,
    mixtures are written as 16-bit WAVs, and the data files are written atomically.
+5. Optionally (:mod:`conversation`), long conversations (``test_conv``) and a speaker x
+   content probe (``probe``) with the test speakers and the spare sentences (those in no
+   speaker's pool), from their own random streams: the mixtures do not change with them.
 """
 
 import contextlib
@@ -35,8 +38,18 @@ import numpy as np
 
 from espnet_echo.data.contract import MAX_SPK
 from espnet_echo.data.rttm import format_espnet_rttm_lines, format_rttm_line
+from espnet_echo.simulate.conversation import (
+    CONV_SPLIT,
+    PROBE_SPLIT,
+    SPEAKER_SPLIT,
+    ConvConfig,
+    draw_conversations,
+    draw_probe_sentences,
+    lay_out_conversation,
+    probe_signal,
+)
 from espnet_echo.simulate.errors import SimulateError, require_binary
-from espnet_echo.simulate.mixture import MixConfig, mix_sources
+from espnet_echo.simulate.mixture import MixConfig, activity_segments, mix_sources
 from espnet_echo.simulate.text import DEFAULT_BIBLE_RANGE, load_sentences
 from espnet_echo.simulate.voices import (
     ENGINE_BINARIES,
@@ -50,6 +63,8 @@ from espnet_echo.utils.audio import load_audio
 from espnet_echo.utils.fileio import PathLike, atomic_open, atomic_path, write_kaldi_map
 
 SPLITS = ("train", "dev", "test")
+# Splits that take their speakers from another split.
+SPLIT_SPEAKERS = {CONV_SPLIT: SPEAKER_SPLIT, PROBE_SPLIT: SPEAKER_SPLIT}
 
 # Bump when synthesis changes in a way that invalidates cached TTS audio.
 TTS_CACHE_VERSION = 1
@@ -80,6 +95,9 @@ class CorpusConfig:
         seed: Random seed.
         nj: Worker processes.
         mix: Mixing settings.
+        conv: Conversation split (``test_conv``) settings.
+        num_probe_sentences: Sentences of the ``probe`` split, each spoken by every test
+            speaker (0: no probe split).
     """
 
     out_dir: str = "data"
@@ -100,6 +118,8 @@ class CorpusConfig:
     seed: int = 0
     nj: int = 2
     mix: MixConfig = field(default_factory=MixConfig)
+    conv: ConvConfig = field(default_factory=ConvConfig)
+    num_probe_sentences: int = 0
 
     @property
     def num_mixtures(self) -> Dict[str, int]:
@@ -133,8 +153,15 @@ class CorpusConfig:
         for split, n in self.num_mixtures.items():
             if n < 0:
                 raise ValueError(f"num_{split} must be >= 0, got {n}")
-        if sum(self.num_mixtures.values()) == 0:
-            raise ValueError("num_train + num_dev + num_test must be > 0")
+        if self.num_probe_sentences < 0:
+            raise ValueError(f"num_probe_sentences must be >= 0, got {self.num_probe_sentences}")
+        self.conv.validate()
+        extra = self.conv.num_test_conv + self.num_probe_sentences
+        if sum(self.num_mixtures.values()) + extra == 0:
+            raise ValueError(
+                "nothing to build: num_train + num_dev + num_test + num_test_conv + "
+                "num_probe_sentences must be > 0"
+            )
         fr = list(self.split_fractions)
         if len(fr) != 3 or any(x <= 0 for x in fr):
             raise ValueError(f"split_fractions needs 3 positive numbers, got {fr}")
@@ -173,6 +200,7 @@ class CorpusSummary:
     tts_synthesised: int
     tts_cached: int
     wall_time: float
+    overlap: Dict[str, List[float]] = field(default_factory=dict)
 
     def format(self) -> str:
         """Human-readable multi-line summary."""
@@ -184,6 +212,12 @@ class CorpusSummary:
                 f"speakers ({self.speakers_used[split]} used), "
                 f"{self.hours[split]:7.3f} h, {hist}"
             )
+        for split, shares in self.overlap.items():
+            if shares:
+                lines.append(
+                    f"{split}: overlap share of speech (utt2overlap) mean "
+                    f"{np.mean(shares):.3f}, min {min(shares):.3f}, max {max(shares):.3f}"
+                )
         total_h = sum(self.hours.values())
         lines.append(
             f"total: {sum(self.mixtures.values())} mixtures, {total_h:.3f} h; TTS "
@@ -265,6 +299,18 @@ def assign_sentences(
         spk: [sentences[j] for j in order[n * utts_per_spk : (n + 1) * utts_per_spk]]
         for n, spk in enumerate(all_spk)
     }
+
+
+def spare_sentences(
+    split_spk: Dict[str, List[Speaker]], sentences: Sequence[str], utts_per_spk: int, seed: int
+) -> List[str]:
+    """The sentences that :func:`assign_sentences` gives to no speaker, in its shuffled order.
+
+    Conversations and the probe draw from them, so their content is in no mixture.
+    """
+    need = sum(len(split_spk[split]) for split in SPLITS) * utts_per_spk
+    order = np.random.default_rng([seed, 11]).permutation(len(sentences))[need:]
+    return [sentences[j] for j in order]
 
 
 def tts_cache_file(cache_dir: Path, spk_id: str, text: str, fs: int = 16000) -> Path:
@@ -366,6 +412,100 @@ def _mix_job(args: Tuple[MixtureSpec, MixConfig, str]) -> Dict[str, object]:
         "segments": mixture.segments,
         "paths": {key: str(p) for key, p in paths.items()},
     }
+
+
+def _load_tts(cache_dir: str, spk_id: str, text: str, fs: int) -> Tuple[np.ndarray, bool]:
+    """The synthesis of ``text`` by ``spk_id`` from the cache (synthesised first if missing).
+
+    Returns:
+        ``(float signal, True if it was synthesised now)``.
+    """
+    cache_file = tts_cache_file(Path(cache_dir), spk_id, text, fs)
+    fresh = not cache_file.is_file()
+    if fresh:
+        _synth_job((spk_id, text, str(cache_file), fs))
+    return load_audio(cache_file, fs=fs, allow_silent=False), fresh
+
+
+def _conv_job(args: Tuple[object, list, ConvConfig, MixConfig, str, str]) -> Dict[str, object]:
+    spec, sentences, conv_config, mix_config, wav_dir, cache_dir = args
+    fs = mix_config.fs
+    counts = Counter()
+
+    def load(spk_id: str, text: str) -> np.ndarray:
+        wav, fresh = _load_tts(cache_dir, spk_id, text, fs)
+        counts["synthesised" if fresh else "cached"] += 1
+        return wav
+
+    try:
+        conv = lay_out_conversation(spec, sentences, load, conv_config, mix_config)
+    except ValueError as e:
+        raise SimulateError(str(e)) from e
+    paths = wav_paths(Path(wav_dir), CONV_SPLIT, spec.utt, len(conv.speakers))
+    write_wav(paths["mix"], conv.mix, fs)
+    write_wav(paths["noise"], conv.noise, fs)
+    for n in range(len(conv.speakers)):
+        write_wav(paths[f"s{n + 1}"], conv.sources[n], fs)
+    for n, segs in enumerate(conv.segments):
+        if not segs:
+            raise SimulateError(f"{spec.utt}: source {n + 1} has no active segment")
+    return {
+        "utt": spec.utt,
+        "num_samples": int(conv.mix.size),
+        "segments": conv.segments,
+        "paths": {key: str(p) for key, p in paths.items()},
+        "speakers": conv.speakers,
+        "texts": conv.texts,
+        "overlap_share": conv.overlap_share,
+        "tts": dict(counts),
+    }
+
+
+def _probe_job(args: Tuple[MixtureSpec, MixConfig, str]) -> Dict[str, object]:
+    spec, mix_config, wav_dir = args
+    fs = mix_config.fs
+    source = probe_signal(load_audio(spec.cache_files[0], fs=fs, allow_silent=False), mix_config)
+    noise = np.zeros_like(source)
+    paths = wav_paths(Path(wav_dir), spec.split, spec.utt, 1)
+    write_wav(paths["mix"], source, fs)
+    write_wav(paths["s1"], source, fs)
+    write_wav(paths["noise"], noise, fs)
+    segments = [
+        activity_segments(
+            source, fs, mix_config.activity_threshold_db, mix_config.activity_frame_ms,
+            mix_config.min_silence,
+        )
+    ]
+    if not segments[0]:
+        raise SimulateError(f"{spec.utt}: probe utterance has no active segment")
+    return {
+        "utt": spec.utt,
+        "num_samples": int(source.size),
+        "segments": segments,
+        "paths": {key: str(p) for key, p in paths.items()},
+    }
+
+
+def draw_probe(
+    speakers: Sequence[Speaker], probe_texts: Sequence[str], cache_dir: Path, fs: int
+) -> List[MixtureSpec]:
+    """Every probe sentence by every speaker: utterance ``j * len(speakers) + s``."""
+    specs = []
+    for j, text in enumerate(probe_texts):
+        for s, spk in enumerate(speakers):
+            i = j * len(speakers) + s
+            specs.append(
+                MixtureSpec(
+                    split=PROBE_SPLIT,
+                    index=i,
+                    utt=f"{PROBE_SPLIT}_mix{i:06d}",
+                    speakers=[spk.spk_id],
+                    texts=[text],
+                    cache_files=[str(tts_cache_file(cache_dir, spk.spk_id, text, fs))],
+                    mix_seed=[],
+                )
+            )
+    return specs
 
 
 def check_writable(directory: Path) -> None:
@@ -540,8 +680,36 @@ def build_corpus(config: CorpusConfig) -> CorpusSummary:
         for split, n in config.num_mixtures.items()
         if n > 0
     }
+    conv_specs: list = []
+    spare: List[str] = []
+    probe_specs: List[MixtureSpec] = []
+    if config.conv.num_test_conv > 0 or config.num_probe_sentences > 0:
+        spare = spare_sentences(split_spk, sentences, config.utts_per_spk, config.seed)
+        test_spk = split_spk[SPEAKER_SPLIT]
+    if config.conv.num_test_conv > 0:
+        voices = len({s.base_voice for s in test_spk})
+        if voices < config.conv.conv_max_spk:
+            raise SimulateError(
+                f"the {SPEAKER_SPLIT} split has {voices} base voices, fewer than "
+                f"conv_max_spk={config.conv.conv_max_spk}; lower conv_max_spk or give "
+                f"{SPEAKER_SPLIT} a larger split_fractions share"
+            )
+        if not spare:
+            raise SimulateError(
+                "no spare sentence for the conversations (every sentence is in a speaker's "
+                "pool); widen bible_range or lower utts_per_spk"
+            )
+        conv_specs = draw_conversations(
+            config.conv.num_test_conv, test_spk, config.conv, config.seed, config.mix.fs
+        )
+    if config.num_probe_sentences > 0:
+        try:
+            probe_texts = draw_probe_sentences(spare, config.num_probe_sentences, config.seed)
+        except ValueError as e:
+            raise SimulateError(str(e)) from e
+        probe_specs = draw_probe(test_spk, probe_texts, cache_dir, config.mix.fs)
     jobs = {}
-    for split_specs in specs.values():
+    for split_specs in list(specs.values()) + [probe_specs]:
         for spec in split_specs:
             for spk_id, text, cache_file in zip(spec.speakers, spec.texts, spec.cache_files):
                 jobs[cache_file] = (spk_id, text, cache_file, config.mix.fs)
@@ -559,14 +727,56 @@ def build_corpus(config: CorpusConfig) -> CorpusSummary:
         all_specs = [spec for split_specs in specs.values() for spec in split_specs]
         logger.info("mixing and writing %d mixtures", len(all_specs))
         results = _map(pool, _mix_job, [(s, config.mix, str(wav_dir)) for s in all_specs])
+        if probe_specs:
+            logger.info("writing %d probe utterances", len(probe_specs))
+            results += _map(
+                pool, _probe_job, [(s, config.mix, str(wav_dir)) for s in probe_specs]
+            )
+        if conv_specs:
+            logger.info("laying out %d conversations (TTS on demand)", len(conv_specs))
+            conv_jobs = [
+                (s, spare, config.conv, config.mix, str(wav_dir), str(cache_dir))
+                for s in conv_specs
+            ]
+            conv_results = _map(pool, _conv_job, conv_jobs, chunksize=1)
     by_utt = {r["utt"]: r for r in results}
     for split, split_specs in specs.items():
         write_split(out_dir / split, split_specs, by_utt, config.max_spk, config.mix.fs)
+    synthesised, cached = len(todo), len(jobs) - len(todo)
+    overlap: Dict[str, List[float]] = {}
+    if probe_specs:
+        specs[PROBE_SPLIT] = probe_specs
+        write_split(out_dir / PROBE_SPLIT, probe_specs, by_utt, 1, config.mix.fs)
+    if conv_specs:
+        split_specs = []
+        for res in conv_results:
+            by_utt[res["utt"]] = res
+            synthesised += res["tts"].get("synthesised", 0)
+            cached += res["tts"].get("cached", 0)
+            split_specs.append(
+                MixtureSpec(
+                    split=CONV_SPLIT,
+                    index=len(split_specs),
+                    utt=res["utt"],
+                    speakers=list(res["speakers"]),
+                    texts=list(res["texts"]),
+                    cache_files=[],
+                    mix_seed=[],
+                )
+            )
+        specs[CONV_SPLIT] = split_specs
+        conv_dir = out_dir / CONV_SPLIT
+        write_split(conv_dir, split_specs, by_utt, config.conv.conv_max_spk, config.mix.fs)
+        write_kaldi_map(
+            conv_dir / "utt2overlap",
+            {r["utt"]: f"{r['overlap_share']:.4f}" for r in conv_results},
+        )
+        overlap[CONV_SPLIT] = [r["overlap_share"] for r in conv_results]
 
     fs = config.mix.fs
     return CorpusSummary(
         mixtures={s: len(v) for s, v in specs.items()},
-        speakers={s: len(split_spk[s]) for s in specs},
+        speakers={s: len(split_spk[SPLIT_SPEAKERS.get(s, s)]) for s in specs},
         speakers_used={s: len({p for x in v for p in x.speakers}) for s, v in specs.items()},
         num_spk_hist={s: dict(Counter(len(x.speakers) for x in v)) for s, v in specs.items()},
         hours={
@@ -574,7 +784,8 @@ def build_corpus(config: CorpusConfig) -> CorpusSummary:
             for s, v in specs.items()
         },
         inventory_size=len(inventory),
-        tts_synthesised=len(todo),
-        tts_cached=len(jobs) - len(todo),
+        tts_synthesised=synthesised,
+        tts_cached=cached,
         wall_time=time.time() - start_time,
+        overlap=overlap,
     )

@@ -5,13 +5,28 @@
 The command line (and its ``--config`` YAML, whose keys are the flag names) gives one
 flat namespace; :func:`config_from_args` turns it into the nested
 :class:`~espnet_echo.simulate.corpus.CorpusConfig` (mixing settings in its
-:class:`~espnet_echo.simulate.mixture.MixConfig`).
+:class:`~espnet_echo.simulate.mixture.MixConfig`, conversation settings in its
+:class:`~espnet_echo.simulate.conversation.ConvConfig`).
 """
 
 import argparse
 
+from espnet_echo.simulate.conversation import ConvConfig
 from espnet_echo.simulate.corpus import CorpusConfig
 from espnet_echo.simulate.mixture import MixConfig
+
+# Options that are ConvConfig fields (same names).
+CONV_KEYS = (
+    "num_test_conv",
+    "conv_min_sec",
+    "conv_max_sec",
+    "conv_min_spk",
+    "conv_max_spk",
+    "conv_overlap_range",
+    "conv_pause_range",
+    "conv_snr_range",
+    "conv_max_turn_sentences",
+)
 
 # Options that are MixConfig fields; every other one is a CorpusConfig field.
 MIX_KEYS = (
@@ -34,9 +49,12 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         The corpus config (not validated: see :meth:`CorpusConfig.validate`).
     """
     values = vars(args)
-    mix = MixConfig(
-        **{k: tuple(values[k]) if isinstance(values[k], list) else values[k] for k in MIX_KEYS}
-    )
+
+    def pick(keys):
+        return {k: tuple(values[k]) if isinstance(values[k], list) else values[k] for k in keys}
+
+    mix = MixConfig(**pick(MIX_KEYS))
+    conv = ConvConfig(**pick(CONV_KEYS))
     return CorpusConfig(
         out_dir=args.out_dir,
         wav_dir=args.wav_dir,
@@ -56,4 +74,6 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         seed=args.seed,
         nj=args.nj,
         mix=mix,
+        conv=conv,
+        num_probe_sentences=args.num_probe_sentences,
     )
