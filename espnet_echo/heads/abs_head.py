@@ -20,6 +20,9 @@ OUTPUT_KINDS = {
     "'source_energy_db' (B, S) slot energy relative to the mixture (dB)",
     "tokens": "token ids per slot (B, S, L), padded with -1, without blank/sos/eos, "
     "with 'token_lengths' (B, S); produced by decode()",
+    "speaker_frames": "frame-level speaker features (B, T, E), zero on padding, with "
+    "'speaker_frames_lengths' (B,); pooled into L2-normalised embeddings by the head's "
+    "embed()",
 }
 
 
@@ -30,13 +33,14 @@ class AbsEchoHead(torch.nn.Module, ABC):
 
     * ``ref_kinds`` declares the reference kinds the loss needs. Each kind is built
       from the batch by the model (``espnet_echo.unified.references``: ``spk_labels``,
-      ``speech_ref``, ``num_spk``, ``text``), which also names the data option to add
+      ``speech_ref``, ``num_spk``, ``text``, ``spk_ids``), which also names the data option to add
       when it is missing; the task checks the training data against the same
       declaration. A kind may give several keyword arguments (``text`` gives ``text``
       and ``text_lengths``).
     * ``build_args`` names the constructor arguments the task fills in
       (``encoder_output_size``, ``num_spk`` and, for token outputs, ``vocab_size`` and
-      ``token_list``).
+      ``token_list``; for speaker classifiers ``num_train_speakers``; for heads that
+      think in seconds ``frame_shift_s``).
     * :meth:`infer` computes the network output from features (and the mixture
       waveform, for heads that need it) and returns named tensors; training and
       inference share it.

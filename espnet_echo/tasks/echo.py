@@ -1,11 +1,12 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
-"""EchoTask: ESPnet task of the joint diarization + separation + ASR model."""
+"""EchoTask: ESPnet task of the joint diarization + separation + ASR + speaker model."""
 
 import argparse
 import logging
 from typing import Any, Callable, Collection, Dict, List, Optional, Tuple
 
+import humanfriendly
 import numpy as np
 import torch
 from espnet2.tasks.abs_task import AbsTask
@@ -18,10 +19,12 @@ from typeguard import typechecked
 
 from espnet_echo import registry
 from espnet_echo.data.contract import MAX_SPK
+from espnet_echo.data.spk_ids import read_spk_list
 from espnet_echo.heads.abs_head import AbsEchoHead
 from espnet_echo.heads.asr_multispkr import MultiSpkrASRHead
 from espnet_echo.heads.diar_eend import EENDDiarHead
 from espnet_echo.heads.sep_tasnet import TasNetSepHead
+from espnet_echo.heads.spk_arcface import ArcFaceSpkHead
 from espnet_echo.tasks.common import (  # noqa: F401 (re-exported for other modules)
     STACK_CHOICES,
     add_init_argument,
@@ -63,22 +66,41 @@ asr_head_choices = ClassChoices(
     optional=True,
 )
 
+spk_head_choices = ClassChoices(
+    "spk_head",
+    classes=dict(arcface=ArcFaceSpkHead),
+    type_check=AbsEchoHead,
+    default=None,
+    optional=True,
+)
+
 #: One ClassChoices per head slot of ESPnetEchoModel, in ``TASKS`` order
 #: (``--<task>_head``).
-HEAD_CHOICES = [diar_head_choices, sep_head_choices, asr_head_choices]
+HEAD_CHOICES = [diar_head_choices, sep_head_choices, asr_head_choices, spk_head_choices]
 assert [c.name for c in HEAD_CHOICES] == [f"{t}_head" for t in TASKS]
 
-#: The task option that supplies a head's build argument, where it is not its name.
-_OPTION_OF = {"vocab_size": "token_list"}
+#: The task option that supplies a head's build argument, where it is not its name,
+#: and what writes it.
+_OPTION_OF = {"vocab_size": "token_list", "num_train_speakers": "spk_list"}
+_WRITTEN_BY = {
+    "token_list": "recipe stage 3 writes it",
+    "spk_list": "python -m espnet_echo.bin.make_spk_ids writes it",
+}
+
+#: Seconds per input frame when the model has no frontend (``--input_size``): Kaldi's
+#: and ESPnet's 10 ms feature shift.
+FEATURE_SHIFT_S = 0.01
 
 
 class EchoTask(AbsTask):
-    """Joint diarization, separation and multi-speaker ASR on one shared encoder.
+    """Joint diarization, separation, multi-speaker ASR and speaker embeddings.
 
     Data names: ``speech`` (mixture, required), ``speech_ref`` (sources,
     ``variable_columns_sound``), ``spk_labels`` (``espnet_rttm``, type ``rttm``),
-    ``num_spk`` (``utt2num_spk``, ``text_int``) and ``text_spk1..text_spk4`` (``text``;
-    an empty line means the speaker is absent). Each head declares the reference kinds
+    ``num_spk`` (``utt2num_spk``, ``text_int``), ``text_spk1..text_spk<MAX_SPK>``
+    (``text``; an empty line means the speaker is absent) and ``spk_ids`` (``spk_ids``,
+    ``text_int``: training-speaker index per source, from ``make_spk_ids``, for the
+    speaker head with ``--spk_list``). Each head declares the reference kinds
     it needs (``AbsEchoHead.ref_kinds``); the data names they read
     (``espnet_echo.unified.references``) are checked in :meth:`build_model`.
     """
@@ -93,6 +115,11 @@ class EchoTask(AbsTask):
         group.add_argument(
             "--token_list", type=str_or_none, default=None,
             help="Token list file (one token per line) or list; needed by the ASR head",
+        )
+        group.add_argument(
+            "--spk_list", type=str_or_none, default=None,
+            help="Training speaker list (one id per line; make_spk_ids writes it); "
+            "needed by the speaker head",
         )
         group.add_argument(
             "--num_spk", type=int, default=3,
@@ -192,6 +219,37 @@ class EchoTask(AbsTask):
             return list(args.token_list)
         return None
 
+    @staticmethod
+    def _read_spk_list(args: argparse.Namespace) -> Optional[List[str]]:
+        """The training speaker list (a file is read and inlined into ``args``).
+
+        Raises:
+            ValueError: the file is missing or empty, or repeats an id (``file:line``).
+        """
+        if isinstance(args.spk_list, str):
+            spk_list = read_spk_list(args.spk_list)
+            args.spk_list = list(spk_list)  # keep config.yaml portable
+            return spk_list
+        if isinstance(args.spk_list, (tuple, list)):
+            spk_list = [str(s) for s in args.spk_list]
+            if not spk_list or len(set(spk_list)) != len(spk_list):
+                raise ValueError("--spk_list must list distinct speaker ids")
+            return spk_list
+        return None
+
+    @staticmethod
+    def _frame_shift_s(args: argparse.Namespace, frame_shift: int) -> float:
+        """Seconds per encoder frame: ``frame_shift`` samples at the frontend's ``fs``.
+
+        Without a frontend, input frames are taken as :data:`FEATURE_SHIFT_S` apart.
+        """
+        if args.frontend is None:
+            return frame_shift * FEATURE_SHIFT_S
+        fs = dict(args.frontend_conf).get("fs", 16000)
+        if isinstance(fs, str):
+            fs = humanfriendly.parse_size(fs)  # as DefaultFrontend reads it
+        return frame_shift / float(fs)
+
     @classmethod
     def _build_head(
         cls, choices: ClassChoices, args: argparse.Namespace, provided: Dict[str, Any]
@@ -225,9 +283,10 @@ class EchoTask(AbsTask):
                 )
             value = provided[key]
             if value is None:
+                option = _OPTION_OF.get(key, key)
                 raise ValueError(
-                    f"--{choices.name} needs --{_OPTION_OF.get(key, key)} "
-                    "(recipe stage 3 writes it)"
+                    f"--{choices.name} needs --{option} "
+                    f"({_WRITTEN_BY.get(option, 'see --help')})"
                 )
             if conf.get(key, value) != value:
                 raise ValueError(
@@ -251,12 +310,14 @@ class EchoTask(AbsTask):
         Raises:
             ValueError: ``--num_spk`` outside 1..MAX_SPK, training data without a
                 head's references, a head conf contradicting a task-set argument, or
-                a head that needs ``--token_list`` without one.
+                a head that needs ``--token_list`` (``--spk_list``) without one, or a
+                bad ``--spk_list``.
         """
         if not 1 <= args.num_spk <= MAX_SPK:
             raise ValueError(f"--num_spk must be in 1..{MAX_SPK}, got {args.num_spk}")
         cls._check_data_for_heads(args)
         token_list = cls._read_token_list(args)
+        spk_list = cls._read_spk_list(args)
 
         # 1-3. frontend, specaug, normalize, encoder
         stack = build_encoder_stack(args)
@@ -266,6 +327,8 @@ class EchoTask(AbsTask):
             num_spk=args.num_spk,
             vocab_size=None if token_list is None else len(token_list),
             token_list=token_list,
+            num_train_speakers=None if spk_list is None else len(spk_list),
+            frame_shift_s=cls._frame_shift_s(args, stack.frame_shift),
         )
         heads = {
             choices.name: cls._build_head(choices, args, provided)

@@ -2,7 +2,7 @@
 #  Apache 2.0
 """ESPnetEchoModel: one shared encoder, one RWSE per task, one head per task."""
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
@@ -19,7 +19,7 @@ from espnet_echo.unified.references import BatchContext, reference_kind
 
 #: Head slots of the model, in order: ``<task>_head`` / ``<task>_weight`` arguments,
 #: ``heads.<task>`` / ``rwse.<task>`` parameters, ``loss_<task>`` stats.
-TASKS = ("diar", "sep", "asr")
+TASKS = ("diar", "sep", "asr", "spk")
 
 
 def count_encoder_layers(encoder: AbsEncoder, input_size: int) -> int:
@@ -41,7 +41,7 @@ def count_encoder_layers(encoder: AbsEncoder, input_size: int) -> int:
 
 
 class ESPnetEchoModel(AbsWaveformESPnetModel):
-    """Diarization, separation and multi-speaker ASR on one shared encoder.
+    """Diarization, separation, multi-speaker ASR and speaker embeddings on one encoder.
 
     ``speech -> frontend -> specaug -> normalize -> encoder -> [h_1..h_L], h_out``; each
     active head gets its own ``RWSE(h) = Σ_l softmax(w)_l h_l + h_out`` (UME's residual
@@ -61,6 +61,7 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
         diar_head: Diarization head or None.
         sep_head: Separation head or None.
         asr_head: Multi-speaker ASR head or None.
+        spk_head: Speaker-embedding head (e.g. ArcFace) or None.
         num_spk: Number of speaker slots S of every head.
         frame_shift: Waveform samples per encoder frame (frontend hop × encoder
             subsampling); used to align sample-level RTTM labels to encoder frames.
@@ -68,6 +69,9 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
         diar_weight: Loss weight of the diarization head.
         sep_weight: Loss weight of the separation head.
         asr_weight: Loss weight of the ASR head.
+        spk_weight: Loss weight of the speaker head (its AAM-softmax cross entropy is
+            of the order of log(num_train_speakers) at the start, larger than the
+            diarization BCE: lower it when the other tasks suffer).
         rwse_mode: ``"rwse"`` or ``"last"`` (ablation: the last layer only).
         extract_feats_in_collect_stats: Compute frontend features in collect-stats mode.
 
@@ -86,20 +90,24 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
         diar_head: Optional[AbsEchoHead],
         sep_head: Optional[AbsEchoHead],
         asr_head: Optional[AbsEchoHead],
+        spk_head: Optional[AbsEchoHead],
         num_spk: int,
         frame_shift: int,
         num_layers: int,
         diar_weight: float = 0.33,
         sep_weight: float = 0.33,
         asr_weight: float = 0.33,
+        spk_weight: float = 0.33,
         rwse_mode: str = "rwse",
         extract_feats_in_collect_stats: bool = True,
     ):
         super().__init__()
-        heads = dict(zip(TASKS, (diar_head, sep_head, asr_head)))
+        heads = dict(zip(TASKS, (diar_head, sep_head, asr_head, spk_head)))
         if all(h is None for h in heads.values()):
-            raise ValueError("at least one of diar_head, sep_head, asr_head must be set")
-        weights = dict(zip(TASKS, (diar_weight, sep_weight, asr_weight)))
+            raise ValueError(
+                "at least one of " + ", ".join(f"{t}_head" for t in TASKS) + " must be set"
+            )
+        weights = dict(zip(TASKS, (diar_weight, sep_weight, asr_weight, spk_weight)))
         for task, w in weights.items():
             if heads[task] is not None and w < 0:
                 raise ValueError(f"{task}_weight must be >= 0, got {w}")
@@ -151,6 +159,66 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
     def fuse(self, task: str, last: torch.Tensor, hs: List[torch.Tensor]) -> torch.Tensor:
         """RWSE features of one task's head (B, T, D)."""
         return self.rwse[task](hs, last)
+
+    def select_tasks(self, tasks: Optional[Sequence[str]]) -> List[str]:
+        """The model's tasks named in ``tasks`` (None: all), in the model's order.
+
+        Raises:
+            ValueError: ``tasks`` is a string, or names a task the model does not
+                have (the message lists the model's tasks).
+        """
+        if tasks is None:
+            return list(self.heads)
+        if isinstance(tasks, str):
+            raise ValueError(f"tasks must be a sequence of task names, got {tasks!r}")
+        unknown = [t for t in tasks if t not in self.heads]
+        if unknown:
+            raise ValueError(
+                f"unknown task(s) {unknown}: this model has the tasks {list(self.heads)}"
+            )
+        return [t for t in self.heads if t in set(tasks)]
+
+    @torch.no_grad()
+    def task_features(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        tasks: Optional[Sequence[str]] = None,
+    ) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+        """RWSE-fused features of each task from one encoder pass (for probes).
+
+        Runs in eval mode (no specaug, no dropout; the mode is restored) without
+        gradient.
+
+        Args:
+            speech: Mixture waveforms (B, N).
+            speech_lengths: Valid samples (B,).
+            tasks: Task names (a subset of the model's heads); None: every head.
+
+        Returns:
+            ``{task: (feats (B, T, D), lens (B,))}``, what the task's head reads.
+
+        Raises:
+            ValueError: speech not (B, N), speech_lengths not (B,), or an unknown
+                task.
+        """
+        self._check_speech(speech, speech_lengths)
+        selected = self.select_tasks(tasks)
+        was_training = self.training
+        self.eval()
+        try:
+            last, hs, lens = self.encode(speech, speech_lengths)
+            return {task: (self.fuse(task, last, hs), lens) for task in selected}
+        finally:
+            self.train(was_training)
+
+    @staticmethod
+    def _check_speech(speech: torch.Tensor, speech_lengths: torch.Tensor) -> None:
+        if speech.dim() != 2 or speech_lengths.shape != (speech.shape[0],):
+            raise ValueError(
+                f"takes speech (B, N) and speech_lengths (B,), got "
+                f"{tuple(speech.shape)} and {tuple(speech_lengths.shape)}"
+            )
 
     # ------------------------------------------------------------------ training
     def references(
@@ -237,7 +305,8 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
                 ``speech_ref`` sources (B, N, K), K <= num_spk (absent sources are zero
                 padding); ``spk_labels`` sample-level activity (B, N, K) from
                 ``espnet_rttm``; ``num_spk`` (B, 1) or (B,); ``text_spk1..text_spkS``
-                token ids (B, L) with ``*_lengths``.
+                token ids (B, L) with ``*_lengths``; ``spk_ids`` training-speaker
+                indices (B, K), -1 for unknown speakers and padding.
 
         Returns:
             loss, stats, weight (ESPnet's contract). The PIT permutations are dropped;
@@ -282,27 +351,27 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
             speech_lengths: Valid samples (B,).
             options: Inference options, one flat mapping shared by the heads; each
                 head reads the keys in its ``decode_options`` (e.g. ``beam_size``,
-                ``ctc_weight`` for the ASR head). None: defaults.
+                ``ctc_weight`` for the ASR head). ``tasks``: the task names whose heads
+                run (a subset of the model's; default all). None: defaults.
 
         Returns:
-            ``{task: HeadOutput}``; the standard entries are described by
-            ``espnet_echo.heads.abs_head.OUTPUT_KINDS``.
+            ``{task: HeadOutput}`` for the selected tasks; the standard entries are
+            described by ``espnet_echo.heads.abs_head.OUTPUT_KINDS``.
 
         Raises:
-            ValueError: speech not (B, N) or speech_lengths not (B,).
+            ValueError: speech not (B, N), speech_lengths not (B,), or an unknown
+                task in ``options["tasks"]``.
         """
-        if speech.dim() != 2 or speech_lengths.shape != (speech.shape[0],):
-            raise ValueError(
-                f"infer takes speech (B, N) and speech_lengths (B,), got "
-                f"{tuple(speech.shape)} and {tuple(speech_lengths.shape)}"
-            )
+        self._check_speech(speech, speech_lengths)
         options = dict(options or {})
+        selected = self.select_tasks(options.pop("tasks", None))
         was_training = self.training
         self.eval()
         try:
             last, hs, lens = self.encode(speech, speech_lengths)
             outputs = {}
-            for task, head in self.heads.items():
+            for task in selected:
+                head = self.heads[task]
                 output = head.infer(self.fuse(task, last, hs), lens, speech, speech_lengths)
                 mine = {k: v for k, v in options.items() if k in head.decode_options}
                 outputs[task] = head.decode(output, mine)

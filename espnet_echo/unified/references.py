@@ -6,6 +6,14 @@ A head names the kinds it needs in ``AbsEchoHead.ref_kinds``; the model builds e
 once per batch from the data names listed here, and :class:`~espnet_echo.tasks.echo.
 EchoTask` checks the training data against the same lists. A new kind of reference is
 one more :class:`ReferenceKind` in :data:`REFERENCE_KINDS`; no branch on head names.
+
+Speaker order: every per-source kind is in source order (``utt2spks``, ``speech_ref.scp``,
+``text_spk<n>``). For ``spk_labels`` this holds because ESPnet's ``RttmReader`` numbers the
+label columns by first appearance in ``espnet_rttm`` and ``format_data`` writes each
+utterance's turns grouped by source in ``utt2spks`` order (every source has a turn, the
+data-dir reader checks it); ``make_spk_ids`` checks it again for the dirs it labels.
+``spk_ids`` (from ``make_spk_ids``) is the training-speaker index of each source, -1 for
+a speaker outside the training list, padded with -1 to the model's slots.
 """
 
 from dataclasses import dataclass
@@ -141,6 +149,20 @@ def _speech_ref(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
     return {"speech_ref": ref[:, : ctx.speech.shape[1]].transpose(1, 2)}  # (B, S, N)
 
 
+def _spk_ids(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
+    ids = batch["spk_ids"].long()
+    if ids.dim() == 1:
+        ids = ids[:, None]
+    if ids.dim() != 2:
+        raise ValueError(f"spk_ids must be (B, K), got shape {tuple(ids.shape)}")
+    if ids.shape[-1] > ctx.num_slots:
+        raise ValueError(
+            f"spk_ids (training speaker ids): {ids.shape[-1]} speakers in a mixture but "
+            f"the model has num_spk={ctx.num_slots} slots"
+        )
+    return {"spk_ids": F.pad(ids, (0, ctx.num_slots - ids.shape[-1]), value=-1)}
+
+
 def _num_spk(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
     return {"num_spk": batch["num_spk"].view(-1).long()}
 
@@ -196,6 +218,16 @@ REFERENCE_KINDS: Dict[str, ReferenceKind] = {
                 "speakers"
             ),
             build=_text,
+        ),
+        ReferenceKind(
+            name="spk_ids",
+            data_names=lambda s: ("spk_ids",),
+            hint=lambda s: (
+                "add 'spk_ids,spk_ids,text_int' to the data options; write the spk_ids "
+                "files and the speaker list with 'python -m espnet_echo.bin.make_spk_ids "
+                "--train_dir <train dump> --spk_list <file> --data_dir <dump> ...'"
+            ),
+            build=_spk_ids,
         ),
     )
 }

@@ -127,7 +127,7 @@ def test_data_check_reads_the_heads_declarations(tmp_path, token_list, data, ext
 
 def test_optional_data_names_come_from_the_heads():
     names = EchoTask.optional_data_names()
-    assert set(names) == {"spk_labels", "speech_ref", "num_spk",
+    assert set(names) == {"spk_labels", "speech_ref", "num_spk", "spk_ids",
                           *(f"text_spk{n}" for n in range(1, MAX_SPK + 1))}
     assert MAX_SPK == 6
     assert EchoTask.required_data_names() == ("speech",)

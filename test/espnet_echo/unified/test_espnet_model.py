@@ -9,6 +9,7 @@ from espnet_echo.heads.abs_head import AbsEchoHead
 from espnet_echo.heads.asr_multispkr import MultiSpkrASRHead
 from espnet_echo.heads.diar_eend import EENDDiarHead
 from espnet_echo.heads.sep_tasnet import TasNetSepHead
+from espnet_echo.heads.spk_arcface import ArcFaceSpkHead
 from espnet_echo.unified.espnet_model import ESPnetEchoModel, count_encoder_layers
 
 S, D, V = 3, 32, 12
@@ -30,8 +31,13 @@ def build(heads=("diar", "sep", "asr"), rwse_mode="rwse", **weights):
             linear_units=32, attention_heads=2,
             decoder_conf={"num_blocks": 1, "linear_units": 32, "attention_heads": 2},
         ),
+        "spk": lambda: ArcFaceSpkHead(
+            encoder_output_size=D, num_spk=S, num_train_speakers=5, hidden_size=16,
+            embed_dim=8, frame_shift_s=256 / 16000, window_s=0.5, min_solo_frames=2,
+        ),
     }
-    kw = {f"{t}_head": (make[t]() if t in heads else None) for t in ("diar", "sep", "asr")}
+    kw = {f"{t}_head": (make[t]() if t in heads else None)
+          for t in ("diar", "sep", "asr", "spk")}
     return ESPnetEchoModel(
         frontend=frontend, specaug=None, normalize=None, encoder=encoder, num_spk=S,
         frame_shift=64 * encoder.subsampling_factor,
@@ -64,6 +70,8 @@ def batch(k=(2, 1), n=4000):
             pad[b, : len(t)] = t
         out[f"text_spk{s}"] = pad
         out[f"text_spk{s}_lengths"] = torch.tensor([len(t) for t in toks])
+    out["spk_ids"] = torch.tensor([[0, 4], [2, -1]])[:B, : max(k)]
+    out["spk_ids_lengths"] = torch.tensor(k)
     return out
 
 
@@ -207,7 +215,7 @@ def test_a_new_head_needs_only_its_declaration():
     )
     model = ESPnetEchoModel(
         frontend=frontend, specaug=None, normalize=None, encoder=encoder,
-        diar_head=None, sep_head=_CountHead(D, S), asr_head=None, num_spk=S,
+        diar_head=None, sep_head=_CountHead(D, S), asr_head=None, spk_head=None, num_spk=S,
         frame_shift=256, num_layers=count_encoder_layers(encoder, 16),
     )
     b = {k: v for k, v in batch().items() if k in ("speech", "speech_lengths", "num_spk")}
@@ -227,7 +235,7 @@ def test_unknown_reference_kind_is_rejected_at_construction():
             frontend=None, specaug=None, normalize=None,
             encoder=EchoViTEncoder(input_size=16, output_size=D, num_blocks=1,
                                    attention_heads=2, linear_units=32),
-            diar_head=Bad(D, S), sep_head=None, asr_head=None, num_spk=S,
+            diar_head=Bad(D, S), sep_head=None, asr_head=None, spk_head=None, num_spk=S,
             frame_shift=4, num_layers=1,
         )
 
@@ -249,3 +257,59 @@ def test_parameter_names_are_those_of_packed_models():
     assert (len(keys), digest) == (
         167, "5a8037d23949028173833c4a65c6c03f65b525a025ff5229a56b8fa360244232"
     )
+
+
+def test_speaker_head_alone_and_with_diarization():
+    torch.manual_seed(0)
+    for heads in (("spk",), ("diar", "spk")):
+        model = build(heads=heads)
+        b = batch()
+        loss, stats, _ = model(**b)
+        loss.backward()
+        assert torch.isfinite(loss) and "loss_spk" in stats, heads
+        # (0, 0) and (1, 0); source 1 of mixture 0 is always overlapped
+        assert stats["spk_num_windows"] == 2 and stats["spk_acc"] is not None
+        assert list(model.heads) == list(heads)
+        assert model.heads["spk"].frame_proj[1].weight.grad is not None
+    # one encoder pass gives the speaker frames at inference
+    out = model.infer(b["speech"], b["speech_lengths"])
+    assert out["spk"]["speaker_frames"].shape[::2] == (2, 16)
+    assert model.output_kinds == ("activity", "speaker_frames")
+
+
+def test_speaker_head_references_need_spk_ids_and_fit_the_slots():
+    model = build(heads=("diar", "spk"))
+    b = batch()
+    del b["spk_ids"]
+    with pytest.raises(ValueError, match="make_spk_ids"):
+        model(**b)
+    b = batch()
+    b["spk_ids"] = torch.tensor([[0, 1, 2, 3], [0, -1, -1, -1]])
+    with pytest.raises(ValueError, match="spk_ids .* 4 speakers .* num_spk=3"):
+        model(**b)
+    b["spk_ids"] = torch.tensor([[0, 5], [1, -1]])  # 5 >= num_train_speakers
+    with pytest.raises(ValueError, match="num_train_speakers=5"):
+        model(**b)
+
+
+def test_task_features_and_infer_select_tasks():
+    model = build(heads=("diar", "sep", "asr", "spk")).train()
+    b = batch()
+    calls = []
+    model.encoder.register_forward_hook(lambda *a: calls.append(1))
+    feats = model.task_features(b["speech"], b["speech_lengths"], tasks=["spk", "diar"])
+    assert list(feats) == ["diar", "spk"] and len(calls) == 1 and model.training
+    f, lens = feats["spk"]
+    assert f.shape[0] == 2 and f.shape[2] == D and not f.requires_grad
+    assert lens.tolist()[0] == f.shape[1]
+    assert set(model.task_features(b["speech"], b["speech_lengths"])) == {
+        "diar", "sep", "asr", "spk"}
+    model.eval()
+    last, hs, _ = model.encode(b["speech"], b["speech_lengths"])
+    assert torch.allclose(f, model.fuse("spk", last, hs), atol=1e-6)
+    out = model.infer(b["speech"], b["speech_lengths"], {"tasks": ("spk",)})
+    assert list(out) == ["spk"]
+    with pytest.raises(ValueError, match=r"unknown task\(s\) \['nope'\].*'diar', 'sep'"):
+        model.infer(b["speech"], b["speech_lengths"], {"tasks": ["nope"]})
+    with pytest.raises(ValueError, match="unknown task"):
+        build(heads=("diar",)).task_features(b["speech"], b["speech_lengths"], ["spk"])

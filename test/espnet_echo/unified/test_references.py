@@ -82,3 +82,17 @@ def test_builders():
     out = reference_kind("text").build(batch, ctx)
     assert out["text"].tolist() == [[[4, 5], [7, -1], [-1, -1]], [[6, -1], [-1, -1], [-1, -1]]]
     assert out["text_lengths"].tolist() == [[2, 1, 0], [1, 0, 0]]
+
+
+def test_spk_ids_are_padded_with_minus_one_to_the_slots():
+    ctx = BatchContext(speech=torch.zeros(2, 8), speech_lengths=torch.tensor([8, 6]),
+                       num_slots=3, num_frames=2, frame_shift=4)
+    kind = reference_kind("spk_ids")
+    assert kind.data_names(3) == ("spk_ids",) and "make_spk_ids" in kind.hint(3)
+    assert "'spk_ids,spk_ids,text_int'" in kind.hint(3)
+    out = kind.build({"spk_ids": torch.tensor([[4, -1], [0, 7]], dtype=torch.int32)}, ctx)
+    assert out["spk_ids"].tolist() == [[4, -1, -1], [0, 7, -1]]
+    assert out["spk_ids"].dtype == torch.long
+    with pytest.raises(ValueError, match=r"spk_ids .*: 4 speakers in a mixture but the "
+                                         r"model has num_spk=3"):
+        kind.build({"spk_ids": torch.zeros(2, 4, dtype=torch.long)}, ctx)
