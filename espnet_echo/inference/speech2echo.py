@@ -371,12 +371,15 @@ class Speech2Echo:
         )
         options = dict(self.options, tasks=self.chunk_tasks)
         chunks: Dict[str, List[np.ndarray]] = {}
-        for i in range(0, len(starts), self.chunk_batch):
-            part = [speech[s:s + self.chunk_samples] for s in starts[i:i + self.chunk_batch]]
-            x = torch.zeros(len(part), self.chunk_samples)
-            for b, p in enumerate(part):
-                x[b, : len(p)] = torch.from_numpy(p)
-            x_lens = torch.tensor([len(p) for p in part])
+        # the last chunk may be shorter: it goes alone, so no chunk is ever padded and
+        # the result does not depend on chunk_batch
+        full = len(starts) - (len(speech) - starts[-1] < self.chunk_samples)
+        groups = [starts[i:min(i + self.chunk_batch, full)]
+                  for i in range(0, full, self.chunk_batch)] + [starts[full:]]
+        for group in filter(None, groups):
+            part = [speech[s:s + self.chunk_samples] for s in group]
+            x = torch.from_numpy(np.stack(part))
+            x_lens = torch.full((len(part),), x.shape[1])
             outputs = self.model.infer(x.to(self.device), x_lens.to(self.device), options)
             flat = {
                 k: v for task, o in outputs.items() if task in self.chunk_tasks

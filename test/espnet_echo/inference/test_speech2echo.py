@@ -1,3 +1,4 @@
+import copy
 import json
 
 import numpy as np
@@ -6,6 +7,8 @@ import soundfile
 import torch
 
 from espnet_echo.bin import echo_inference, pack
+from espnet_echo.cluster.plda import PLDA
+from espnet_echo.heads.abs_head import AbsEchoHead
 from espnet_echo.inference.speech2echo import Speech2Echo
 from espnet_echo.tasks.echo import EchoTask
 
@@ -266,3 +269,170 @@ def test_inference_cli_decodes_each_segment_of_a_segments_dir(model_dir, tmp_pat
     cut, _ = soundfile.read(rec1, dtype="float32")
     src, _ = soundfile.read(out / "wav" / "rec1_a_spk1.wav", dtype="float32")
     np.testing.assert_allclose(src, echo(cut[:8000]).sources[0], atol=1e-5)
+
+
+# ------------------------------------------------------------- long recordings
+
+
+def test_long_input_in_chunks_gives_the_frames_of_one_pass(model_dir, caplog):
+    audio = np.random.RandomState(7).randn(16000 * 5 + 123).astype(np.float32) * 0.1
+    one = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth", chunk_s=60.0)
+    x = torch.from_numpy(audio)[None]
+    ref = one.model.infer(x, torch.tensor([x.shape[1]]))["diar"]["activity_lengths"]
+    outs = []
+    for batch in (1, 3):
+        echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
+                           chunk_s=2.0, chunk_hop_s=1.0, chunk_batch=batch)
+        out = echo._infer_chunked(audio)
+        assert out["activity"].shape[1] == int(ref[0]) == int(out["activity_lengths"][0])
+        outs.append(out["activity"])
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=1e-4)
+    echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
+                       chunk_s=2.0, chunk_hop_s=1.0)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        res = echo(audio)
+        echo(audio)
+    assert res.sources is None and res.texts is None
+    assert caplog.text.count("processed in chunks") == 1
+    for start, end, spk in res.segments:
+        assert 0 <= start < end <= len(audio) / 16000 + 1e-6 and spk < res.num_spk
+    # a recording of at most chunk_s goes through in one pass, with every head
+    assert echo(audio[:32000]).sources is not None
+
+
+def test_eend_slots_are_linked_across_chunks(model_dir, monkeypatch):
+    """Chunks whose slots come out permuted are stitched back into one slot order."""
+    echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
+                       chunk_s=2.0, chunk_hop_s=1.0, chunk_batch=2, median_frames=1)
+    shift = echo.model.frame_shift
+    t_total = 200
+    # every speaker talks in every overlap (a slot silent in an overlap region is
+    # linked only by elimination)
+    truth = (np.random.RandomState(0).rand(t_total, 3) < 0.5).astype(np.float32)
+    audio = np.repeat(np.arange(t_total, dtype=np.float32) + 1, shift)  # sample -> frame
+
+    def fake_infer(speech, lens, options=None):
+        acts = torch.zeros(speech.shape[0], echo.chunk_frames, 3)
+        n = (lens // shift).long()
+        for b in range(speech.shape[0]):
+            off = int(speech[b, 0]) - 1
+            perm = np.roll(np.arange(3), off // echo.chunk_hop_frames)
+            acts[b, : n[b]] = torch.from_numpy(truth[off:off + int(n[b])][:, perm])
+        return {"diar": {"activity": acts, "activity_lengths": n}}
+
+    monkeypatch.setattr(echo.model, "infer", fake_infer)
+    out = echo._infer_chunked(audio)
+    np.testing.assert_array_equal(out["activity"][0].numpy(), truth)
+    res = echo(audio)
+    assert res.num_spk == 3
+    rebuilt = np.zeros_like(truth)
+    for a, b, k in res.segments:
+        rebuilt[round(a / echo.frame_sec):round(b / echo.frame_sec), k] = 1
+    np.testing.assert_array_equal(rebuilt, truth)
+
+
+# ---------------------------------------------------------------------- vbx mode
+
+
+class FakeSpkHead(AbsEchoHead):
+    """The speaker head's contract: speaker_frames = the RWSE features, mean pooling."""
+
+    output_kinds = ("speaker_frames",)
+    window_s, hop_s = 0.4, 0.2
+
+    def __init__(self, dim):
+        super().__init__(dim, 3)
+        self.embed_dim = dim
+
+    def infer(self, feats, feats_lens, speech=None, speech_lengths=None):
+        return {"speaker_frames": feats, "speaker_frames_lengths": feats_lens}
+
+    def embed(self, speaker_frames, weights):
+        pooled = torch.bmm(weights, speaker_frames)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def loss(self, output, **refs):
+        raise NotImplementedError
+
+
+@pytest.fixture(scope="module")
+def vbx_dir(model_dir, tmp_path_factory):
+    """The tiny model plus a fake speaker head, its checkpoint and a 32-dim PLDA."""
+    out = tmp_path_factory.mktemp("vbx")
+    model, _ = EchoTask.build_model_from_file(model_dir / "config.yaml", None, "cpu")
+    add_spk_head(model)
+    torch.save(model.state_dict(), out / "model.pth")
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(60, 32))
+    labels = np.repeat(np.arange(60), 10)
+    PLDA.fit(means[labels] + 0.3 * rng.normal(size=(600, 32)), labels).save(out / "plda.npz")
+    PLDA.fit(rng.normal(size=(600, 8)), labels, lda_dim=8).save(out / "plda8.npz")
+    return out
+
+
+def add_spk_head(model):
+    if "spk" not in model.heads:
+        model.heads["spk"] = FakeSpkHead(32)
+        model.rwse["spk"] = copy.deepcopy(model.rwse["diar"])
+    return model
+
+
+@pytest.fixture
+def with_spk_head(monkeypatch):
+    build = EchoTask.build_model_from_file
+
+    def build_with_spk(*args, **kwargs):
+        model, args_ = build(*args, **kwargs)
+        return add_spk_head(model), args_
+
+    monkeypatch.setattr(EchoTask, "build_model_from_file", build_with_spk)
+
+
+def vbx_echo(model_dir, vbx_dir, **kw):
+    return Speech2Echo(model_dir / "config.yaml", vbx_dir / "model.pth", diar_mode="vbx",
+                       plda_file=vbx_dir / "plda.npz", **kw)
+
+
+def test_vbx_mode_counts_speakers_blindly(model_dir, vbx_dir, with_spk_head):
+    audio = np.random.RandomState(8).randn(16000 * 3).astype(np.float32) * 0.1
+    # threshold 0: every frame is speech with 3 active slots (overlap everywhere)
+    echo = vbx_echo(model_dir, vbx_dir, diar_threshold=0.0, num_speakers=2)
+    assert echo.tasks == ["diar", "sep", "asr", "spk"]
+    res = echo(audio)
+    assert res.num_spk == 2 and {k for _, _, k in res.segments} == {0, 1}
+    assert res.sources.shape == (2, len(audio))
+    free = vbx_echo(model_dir, vbx_dir, diar_threshold=0.0, tasks=["diar"])
+    assert free.tasks == ["diar", "spk"]
+    res = free(audio)
+    assert res.num_spk >= 1 and res.sources is None
+    assert all(k < res.num_spk for _, _, k in res.segments)
+    # a long recording: chunks, then the blind pipeline on the stitched frames
+    long = vbx_echo(model_dir, vbx_dir, diar_threshold=0.0, chunk_s=1.0, max_speakers=3)
+    res = long(np.tile(audio, 2))
+    assert 1 <= res.num_spk <= 3 and res.sources is None
+    # no speech at all: no speaker
+    assert vbx_echo(model_dir, vbx_dir, diar_threshold=0.999999)(audio).num_spk == 0
+
+
+def test_vbx_mode_errors(model_dir, vbx_dir, with_spk_head):
+    audio = np.random.RandomState(9).randn(8000).astype(np.float32) * 0.1
+    with pytest.raises(ValueError, match="rec.wav: .* speech windows: num_speakers=50"):
+        vbx_echo(model_dir, vbx_dir, diar_threshold=0.0, num_speakers=50)(audio, "rec.wav")
+    with pytest.raises(ValueError, match="needs plda_file .*fit_plda"):
+        Speech2Echo(model_dir / "config.yaml", vbx_dir / "model.pth", diar_mode="vbx")
+    with pytest.raises(ValueError, match="plda8.npz: the PLDA takes 8-dim"):
+        Speech2Echo(model_dir / "config.yaml", vbx_dir / "model.pth", diar_mode="vbx",
+                    plda_file=vbx_dir / "plda8.npz")
+    with pytest.raises(ValueError, match="min_speakers=3 is larger than max_speakers=2"):
+        vbx_echo(model_dir, vbx_dir, min_speakers=3, max_speakers=2)
+    with pytest.raises(ValueError, match="unknown task"):
+        vbx_echo(model_dir, vbx_dir, tasks=["dia"])
+
+
+def test_vbx_mode_needs_the_heads(model_dir, vbx_dir):
+    with pytest.raises(ValueError, match="needs a speaker head"):
+        Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth", diar_mode="vbx",
+                    plda_file=vbx_dir / "plda.npz")
+    with pytest.raises(ValueError, match="diar_mode must be one of"):
+        Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth", diar_mode="x")
