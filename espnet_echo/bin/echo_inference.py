@@ -13,7 +13,14 @@ the previous one untouched and no file of an earlier run (say ``spk3.scp`` when 
 run finds at most two speakers) survives. A stamp ``.stamp.json`` records the digests of
 the checkpoint, the config, ``wav.scp`` and ``segments``, the size and mtime of every
 listed audio file and the decoding options; a rerun with the same stamp is skipped
-(remove the dir to re-decode; a dir with pipe entries is always decoded again).
+(remove the dir to re-decode; a dir with pipe entries is always decoded again), and with
+``--plda_file`` the PLDA's digest.
+
+``--diar_mode vbx`` diarizes blindly (any number of speakers; speaker-head embeddings,
+PLDA, VBx: :class:`espnet_echo.inference.speech2echo.Speech2Echo`) with the PLDA of
+``--plda_file``, by default ``<model dir>/plda.npz`` as ``espnet_echo.bin.fit_plda``
+writes it. Recordings longer than ``--chunk_s`` go through the model in chunks, with
+the diarization and speaker heads only (no separated sources or transcripts for them).
 """
 
 import argparse
@@ -23,9 +30,14 @@ from pathlib import Path
 import torch
 
 from espnet_echo.data.datadir import load_data_dir, log_notes
-from espnet_echo.inference.decode_dir import decode, inference_stamp
+from espnet_echo.inference.decode_dir import (
+    decode,
+    inference_stamp,
+    resolve_plda_file,
+    speech2echo_kwargs,
+)
 from espnet_echo.inference.speech2echo import Speech2Echo
-from espnet_echo.utils.cli import add_log_level_argument, setup_logging
+from espnet_echo.utils.cli import add_log_level_argument, exit_on_error, setup_logging
 from espnet_echo.utils.fileio import stamp_is_current, staged_dir, write_stamp
 
 STAMP = ".stamp.json"
@@ -44,6 +56,30 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--min_speaker_sec", type=float, default=0.3)
     p.add_argument("--beam_size", type=int, default=1, help="1 = greedy CTC")
     p.add_argument("--ctc_weight", type=float, default=0.3)
+    p.add_argument("--diar_mode", choices=("eend", "vbx"), default="eend",
+                   help="eend: the diarization head's slots; vbx: blind diarization "
+                   "(speaker-head embeddings, PLDA, VBx; any number of speakers)")
+    p.add_argument("--plda_file", default=None,
+                   help="PLDA of --diar_mode vbx (default: <model dir>/plda.npz, written "
+                   "by espnet_echo.bin.fit_plda)")
+    p.add_argument("--num_speakers", type=int, default=None, help="vbx: exact count")
+    p.add_argument("--min_speakers", type=int, default=None, help="vbx: lower bound")
+    p.add_argument("--max_speakers", type=int, default=None, help="vbx: upper bound")
+    p.add_argument("--vbx_threshold", type=float, default=0.6,
+                   help="vbx: AHC cut (cosine distance) of the VBx initialisation")
+    p.add_argument("--loopP", type=float, default=0.97, help="vbx: speaker-turn loop prob.")
+    p.add_argument("--Fa", type=float, default=0.9, help="vbx: acoustic scaling")
+    p.add_argument("--Fb", type=float, default=17.0, help="vbx: speaker regularisation")
+    p.add_argument("--min_speech_share", type=float, default=0.5,
+                   help="vbx: least speech share of an embedding window")
+    p.add_argument("--chunk_s", type=float, default=10.0,
+                   help="recordings longer than this (s) are processed in chunks "
+                   "(diarization/speaker heads only)")
+    p.add_argument("--chunk_hop_s", type=float, default=None,
+                   help="hop between chunks (s); default chunk_s / 2")
+    p.add_argument("--chunk_batch", type=int, default=1, help="chunks per forward pass")
+    p.add_argument("--tasks", nargs="+", default=None,
+                   help="heads to run (e.g. diar sep); default: all the policy reads")
     p.add_argument("--num_threads", type=int, default=0, help="torch threads (0: keep)")
     add_log_level_argument(p)
     return p
@@ -55,17 +91,16 @@ def main(cmd=None) -> None:
     ddir = load_data_dir(args.data_dir)
     log_notes(ddir)
     out = Path(args.output_dir)
+    with exit_on_error("echo_inference"):
+        args.plda_file = resolve_plda_file(args.diar_mode, args.plda_file, args.model_file)
     stamp = inference_stamp(args, ddir)
     if stamp_is_current(out, stamp, STAMP):
         logging.info(f"{out} is up to date; skipped (remove it to re-decode)")
         return
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)
-    echo = Speech2Echo(
-        args.train_config, args.model_file, device=args.device, fs=args.fs,
-        diar_threshold=args.diar_threshold, min_speaker_sec=args.min_speaker_sec,
-        beam_size=args.beam_size, ctc_weight=args.ctc_weight,
-    )
+    with exit_on_error("echo_inference"):
+        echo = Speech2Echo(args.train_config, args.model_file, **speech2echo_kwargs(args))
     with staged_dir(out, STAMP) as tmp:
         info = decode(echo, ddir, args, tmp, out)
     write_stamp(out, stamp, STAMP)

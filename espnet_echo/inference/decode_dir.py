@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional, Union
 
 import soundfile
 
@@ -24,10 +24,61 @@ from espnet_echo.data.scp import entry_stamp
 from espnet_echo.inference.speech2echo import Speech2Echo
 from espnet_echo.utils.fileio import atomic_open, file_digest, write_kaldi_map
 
-#: Options that change the hypotheses (device and threads do not).
+#: Options that change the hypotheses (device and threads do not; ``chunk_batch`` does
+#: not either, but is stamped too, so that a changed option always decodes again).
 DECODING_OPTIONS = (
-    "fs", "resample", "diar_threshold", "min_speaker_sec", "beam_size", "ctc_weight"
+    "fs", "resample", "diar_threshold", "min_speaker_sec", "beam_size", "ctc_weight",
+    "diar_mode", "num_speakers", "min_speakers", "max_speakers", "vbx_threshold",
+    "loopP", "Fa", "Fb", "min_speech_share", "chunk_s", "chunk_hop_s", "chunk_batch",
+    "tasks",
 )
+#: The options of :class:`Speech2Echo` that ``echo_inference`` passes on by name.
+SPEECH2ECHO_OPTIONS = (
+    "device", "fs", "diar_threshold", "min_speaker_sec", "beam_size", "ctc_weight",
+    "diar_mode", "plda_file", "num_speakers", "min_speakers", "max_speakers",
+    "vbx_threshold", "loopP", "Fa", "Fb", "min_speech_share", "chunk_s", "chunk_hop_s",
+    "chunk_batch", "tasks",
+)
+#: Where ``fit_plda`` writes the PLDA of a model, next to its checkpoint.
+DEFAULT_PLDA = "plda.npz"
+
+
+def resolve_plda_file(
+    diar_mode: str, plda_file: Optional[str], model_file: Union[str, Path]
+) -> Optional[str]:
+    """The PLDA file of ``diar_mode: vbx``: the given one, else ``<model dir>/plda.npz``.
+
+    Args:
+        diar_mode: ``"eend"`` or ``"vbx"``.
+        plda_file: ``--plda_file`` or None.
+        model_file: The checkpoint; its directory holds the default PLDA.
+
+    Returns:
+        The file (None in ``eend`` mode without ``--plda_file``).
+
+    Raises:
+        ValueError: ``plda_file`` is not a file; ``vbx`` mode, no ``--plda_file`` and no
+            default file (the message says how to fit one).
+    """
+    if plda_file is not None:
+        if not Path(plda_file).is_file():
+            raise ValueError(f"--plda_file {plda_file}: no such file")
+        return plda_file
+    if diar_mode != "vbx":
+        return None
+    default = Path(model_file).parent / DEFAULT_PLDA
+    if not default.is_file():
+        raise ValueError(
+            f"--diar_mode vbx needs a PLDA: no --plda_file and no {default}; fit one with "
+            f"python -m espnet_echo.bin.fit_plda --train_config ... --model_file "
+            f"{model_file} --data_dir <train dump> --out {default}"
+        )
+    return str(default)
+
+
+def speech2echo_kwargs(args: argparse.Namespace) -> Dict:
+    """Keyword arguments of :class:`Speech2Echo` from ``echo_inference``'s options."""
+    return {k: getattr(args, k) for k in SPEECH2ECHO_OPTIONS}
 
 
 def inference_stamp(args: argparse.Namespace, ddir: DataDir) -> Dict:
@@ -38,7 +89,8 @@ def inference_stamp(args: argparse.Namespace, ddir: DataDir) -> Dict:
         ddir: The data dir.
 
     Returns:
-        The stamp (JSON-ready). A pipe entry has no knowable input, so its stamp differs
+        The stamp (JSON-ready; with the PLDA's digest when ``args.plda_file`` is set, so
+        resolve it first with :func:`resolve_plda_file`). A pipe entry has no knowable input, so its stamp differs
         on every run and a dir with pipes is always decoded again.
     """
     audio = hashlib.sha256()
@@ -56,6 +108,8 @@ def inference_stamp(args: argparse.Namespace, ddir: DataDir) -> Dict:
     }
     if ddir.segments is not None:
         out["segments"] = file_digest(ddir.path / "segments")
+    if getattr(args, "plda_file", None) is not None:
+        out["plda_file"] = file_digest(args.plda_file)
     return out
 
 

@@ -436,3 +436,38 @@ def test_vbx_mode_needs_the_heads(model_dir, vbx_dir):
                     plda_file=vbx_dir / "plda.npz")
     with pytest.raises(ValueError, match="diar_mode must be one of"):
         Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth", diar_mode="x")
+
+
+def test_inference_cli_vbx_mode_and_new_options_in_the_stamp(model_dir, vbx_dir, with_spk_head,
+                                                              one_wav_data, tmp_path, capsys):
+    out = tmp_path / "decode"
+    # no --plda_file and no <model dir>/plda.npz: one clear line
+    with pytest.raises(SystemExit, match="needs a PLDA: no --plda_file and no .*fit_plda"):
+        echo_inference.main(decode_args(model_dir, one_wav_data, out, "--diar_mode", "vbx"))
+    model = tmp_path / "exp" / "model.pth"
+    model.parent.mkdir()
+    model.write_bytes((vbx_dir / "model.pth").read_bytes())
+    (model.parent / "plda.npz").write_bytes((vbx_dir / "plda.npz").read_bytes())
+    args = ["--train_config", str(model_dir / "config.yaml"), "--model_file", str(model),
+            "--data_dir", str(one_wav_data), "--output_dir", str(out)]
+    echo_inference.main(args + ["--diar_mode", "vbx", "--num_speakers", "2",
+                                "--diar_threshold", "0.0"])
+    assert (out / "utt2num_spk").read_text() == "utt1 2\n"
+    spks = {line.split()[7] for line in (out / "rttm").read_text().splitlines()}
+    assert spks == {"spk1", "spk2"}
+    stamp = json.loads((out / ".stamp.json").read_text())
+    assert stamp["options"]["diar_mode"] == "vbx" and "plda_file" in stamp
+    first = (out / "info.json").stat().st_mtime_ns
+    echo_inference.main(args + ["--diar_mode", "vbx", "--num_speakers", "2",
+                                "--diar_threshold", "0.0"])
+    assert (out / "info.json").stat().st_mtime_ns == first
+    # a changed chunking option decodes again; a 1.5 s recording in 1 s chunks has no
+    # sources (long-recording path), only turns
+    echo_inference.main(args + ["--diar_mode", "vbx", "--num_speakers", "2",
+                                "--diar_threshold", "0.0", "--chunk_s", "1.0"])
+    assert (out / "info.json").stat().st_mtime_ns != first
+    assert not (out / "spk1.scp").exists() and (out / "rttm").read_text()
+    with pytest.raises(SystemExit, match="--plda_file .*nope.npz: no such file"):
+        echo_inference.main(args + ["--plda_file", str(tmp_path / "nope.npz")])
+    with pytest.raises(SystemExit, match="unknown task"):
+        echo_inference.main(args + ["--tasks", "dia", "--chunk_s", "3"])
