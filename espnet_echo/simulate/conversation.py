@@ -421,7 +421,8 @@ def lay_out_conversation(
 
     speech = placed.sum(axis=0)
     speech_power = float(np.mean(speech[covered] ** 2)) if covered.any() else 0.0
-    noise = colored_noise(total, tilt, rng, fs) * np.sqrt(speech_power / 10.0 ** (snr_db / 10.0))
+    noise_power = speech_power / 10.0 ** (snr_db / 10.0)
+    noise = colored_noise(total, tilt, rng, fs) * np.sqrt(noise_power)
     biggest = max(np.abs(placed).max(), np.abs(noise).max(), np.abs(speech + noise).max())
     scale = min(1.0, mc.peak / biggest) if biggest > 0 else 1.0
     while True:

@@ -154,7 +154,9 @@ class CorpusConfig:
             if n < 0:
                 raise ValueError(f"num_{split} must be >= 0, got {n}")
         if self.num_probe_sentences < 0:
-            raise ValueError(f"num_probe_sentences must be >= 0, got {self.num_probe_sentences}")
+            raise ValueError(
+                f"num_probe_sentences must be >= 0, got {self.num_probe_sentences}"
+            )
         self.conv.validate()
         extra = self.conv.num_test_conv + self.num_probe_sentences
         if sum(self.num_mixtures.values()) + extra == 0:
@@ -464,7 +466,8 @@ def _conv_job(args: Tuple[object, list, ConvConfig, MixConfig, str, str]) -> Dic
 def _probe_job(args: Tuple[MixtureSpec, MixConfig, str]) -> Dict[str, object]:
     spec, mix_config, wav_dir = args
     fs = mix_config.fs
-    source = probe_signal(load_audio(spec.cache_files[0], fs=fs, allow_silent=False), mix_config)
+    wav = load_audio(spec.cache_files[0], fs=fs, allow_silent=False)
+    source = probe_signal(wav, mix_config)
     noise = np.zeros_like(source)
     paths = wav_paths(Path(wav_dir), spec.split, spec.utt, 1)
     write_wav(paths["mix"], source, fs)

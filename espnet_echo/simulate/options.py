@@ -51,7 +51,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
     values = vars(args)
 
     def pick(keys):
-        return {k: tuple(values[k]) if isinstance(values[k], list) else values[k] for k in keys}
+        return {k: tuple(v) if isinstance(v, list) else v for k in keys for v in [values[k]]}
 
     mix = MixConfig(**pick(MIX_KEYS))
     conv = ConvConfig(**pick(CONV_KEYS))
