@@ -33,8 +33,8 @@ class AbsEchoHead(torch.nn.Module, ABC):
 
     * ``ref_kinds`` declares the reference kinds the loss needs. Each kind is built
       from the batch by the model (``espnet_echo.unified.references``: ``spk_labels``,
-      ``speech_ref``, ``num_spk``, ``text``, ``spk_ids``), which also names the data option to add
-      when it is missing; the task checks the training data against the same
+      ``speech_ref``, ``num_spk``, ``text``, ``spk_ids``), which also names the data
+      option to add when it is missing; the task checks the training data against the same
       declaration. A kind may give several keyword arguments (``text`` gives ``text``
       and ``text_lengths``).
     * ``build_args`` names the constructor arguments the task fills in

@@ -21,7 +21,8 @@ def test_declarations_and_defaults():
     assert head.ref_kinds == ("spk_labels", "spk_ids")
     assert head.output_kinds == ("speaker_frames",) and "speaker_frames" in OUTPUT_KINDS
     assert "num_train_speakers" in head.build_args
-    assert (head.embed_dim, head.hidden_size, head.window_s, head.hop_s) == (128, 256, 1.5, 0.75)
+    assert (head.embed_dim, head.hidden_size) == (128, 256)
+    assert (head.window_s, head.hop_s) == (1.5, 0.75)
     assert head.min_solo_frames == 5 and head.window_frames == 38  # 1.5 s / 40 ms
     assert head.aam.weight.shape == (5, 128)
 
@@ -101,13 +102,17 @@ def test_loss_ignores_unknown_ids_overlap_and_short_windows():
     assert stats["num_windows"] == 1  # only (1, 0)
     assert perm.tolist() == [[0, 1, 2], [0, 1, 2]]
     w = head.training_windows(lab, torch.tensor([20, 20]))
+    assert w[0, :2].sum() == 0 and w[1, 1].sum() == 0  # overlapped frames: no window
+    assert w[1, 0].nonzero().view(-1).tolist() == list(range(10))
     emb = head.embed(out["speaker_frames"], w)[1:2, 0]
     ref, acc, _ = head.aam(emb, torch.tensor([3]))
     assert torch.allclose(loss, ref) and stats["acc"] == acc
-    # the unknown speaker (-1) is never scored, whatever its frames
+    # the unknown speaker (-1) is never scored, even with enough solo frames
     lab[1, :, 1] = 0
+    lab[1, 15:, 0] = 0
     lab[1, 15:, 2] = 1
-    _, stats, _ = head.loss(out, spk_labels=lab, spk_ids=torch.tensor([[0, 1, 2], [3, -1, -1]]))
+    assert head.training_windows(lab, torch.tensor([20, 20]))[1, 2].sum() == 5
+    _, stats, _ = head.loss(out, spk_labels=lab, spk_ids=ids)
     assert stats["num_windows"] == 1
 
 
@@ -178,6 +183,7 @@ def test_toy_training_separates_two_speakers():
     last = sum(h[0] for h in history[-5:]) / 5
     acc_first = sum(h[1] for h in history[:5]) / 5
     acc_last = sum(h[1] for h in history[-5:]) / 5
-    print(f"toy ArcFace: loss {first:.2f} -> {last:.2f}, acc {acc_first:.2f} -> {acc_last:.2f}")
+    print(f"toy ArcFace: loss {first:.3f} -> {last:.3g}, "
+          f"acc {acc_first:.2f} -> {acc_last:.2f}")
     assert last < 0.5 * first
     assert acc_last >= 0.95 and acc_last > acc_first

@@ -114,3 +114,16 @@ def test_data_check_asks_for_spk_ids(tmp_path, spk_list):
             "--train_shape_file", str(wav), "--valid_shape_file", str(wav), *DIAR_SPK,
         ])
     assert "spk_ids" in EchoTask.optional_data_names()
+
+
+def test_spk_ids_collate_to_minus_one_padded_rows(tmp_path, spk_list):
+    """spk_ids files (text_int) go through EchoTask's reader and collate as (B, K)."""
+    from espnet2.train.dataset import ESPnetDataset
+
+    ids = tmp_path / "spk_ids"
+    ids.write_text("u1 2 0\nu2 1\n")
+    dataset = ESPnetDataset([(str(ids), "spk_ids", "text_int")])
+    args = EchoTask.get_parser().parse_args(["--spk_list", spk_list, *DIAR_SPK])
+    collate = EchoTask.build_collate_fn(args, train=True)
+    _, batch = collate([dataset["u1"], dataset["u2"]])
+    assert batch["spk_ids"].tolist() == [[2, 0], [1, -1]]
