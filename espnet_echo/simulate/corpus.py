@@ -84,7 +84,7 @@ class CorpusConfig:
         num_dev: Mixtures in dev.
         num_test: Mixtures in test.
         min_spk: Smallest K.
-        max_spk: Largest K (at most 4); ``min_spk == max_spk`` fixes K.
+        max_spk: Largest K (at most ``MAX_SPK``); ``min_spk == max_spk`` fixes K.
         spk_weights: Relative probability of K = min_spk..max_spk (default uniform).
         split_fractions: Fractions of base voices for train/dev/test.
         utts_per_spk: Sentences in each speaker's pool.
@@ -657,7 +657,9 @@ def build_corpus(config: CorpusConfig) -> CorpusSummary:
         ValueError: bad settings.
         MissingBinaryError: ``bible``, ``flite`` or ``espeak-ng`` is missing.
         UnknownVoiceError: the installed engines lack a voice of the inventory.
-        SimulateError: unwritable output directory, too few speakers/sentences, TTS failure.
+        SimulateError: unwritable output directory, too few speakers/sentences, TTS failure,
+            fewer test base voices than ``conv_max_spk``, too few spare sentences for the
+            conversations or the probe.
     """
     start_time = time.time()
     config.validate()
