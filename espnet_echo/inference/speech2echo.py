@@ -31,6 +31,34 @@ FRAME_KINDS = {"activity": "activity_lengths", "speaker_frames": "speaker_frames
 DIAR_MODES = ("eend", "vbx")
 
 
+def load_model(
+    train_config: Union[Path, str], model_file: Union[Path, str], device: str = "cpu"
+):
+    """Build an ESPnetEchoModel from its training config and load its checkpoint.
+
+    Args:
+        train_config: ``config.yaml`` written by training.
+        model_file: Checkpoint (``*.pth``), loaded with ``weights_only=True``.
+        device: Torch device.
+
+    Returns:
+        ``(model, args)``: the model in eval mode and the training arguments.
+
+    Raises:
+        RuntimeError: missing or unexpected keys (ESPnet itself loads with
+            ``strict=False``; here a mismatch is an error naming both files).
+    """
+    model, args = EchoTask.build_model_from_file(train_config, None, device)
+    state = torch.load(model_file, map_location=device, weights_only=True)
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise RuntimeError(
+            f"{model_file} does not match {train_config}: missing keys "
+            f"{result.missing_keys[:5]}, unexpected keys {result.unexpected_keys[:5]}"
+        )
+    return model.eval(), args
+
+
 @dataclass
 class EchoResult:
     """What Speech2Echo returns for one recording.
@@ -166,15 +194,8 @@ class Speech2Echo:
             raise ValueError(f"diar_mode must be one of {DIAR_MODES}, got {diar_mode!r}")
         if chunk_batch < 1:
             raise ValueError(f"chunk_batch must be >= 1, got {chunk_batch}")
-        model, args = EchoTask.build_model_from_file(train_config, None, device)
-        state = torch.load(model_file, map_location=device, weights_only=True)
-        result = model.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise RuntimeError(
-                f"{model_file} does not match {train_config}: missing keys "
-                f"{result.missing_keys[:5]}, unexpected keys {result.unexpected_keys[:5]}"
-            )
-        self.model = model.eval()
+        model, args = load_model(train_config, model_file, device)
+        self.model = model
         self.args = args
         self.device = device
         self.fs = fs
