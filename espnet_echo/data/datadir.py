@@ -99,6 +99,8 @@ NOT_CARRIED = {
     "utt2lang": "utterance metadata",
     "utt2uniq": "speed-perturbation origins",
     "utt2category": "utterance metadata",
+    "spk_ids": "training-speaker indices of a dump (make_spk_ids writes them after format)",
+    "utt2overlap": "overlapped share of speech (simulator conversations)",
 }
 
 

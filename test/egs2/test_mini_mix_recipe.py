@@ -26,7 +26,9 @@ def run(recipe: Path, *args: str) -> subprocess.CompletedProcess:
                PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     return subprocess.run(
         ["./run.sh", "--nj", "1", "--local_data_opts",
-         "--num_train 8 --num_dev 3 --num_test 4 --nj 1", *args],
+         "--num_train 8 --num_dev 3 --num_test 4 --nj 1 --num_test_conv 2 "
+         "--conv_min_sec 20 --conv_max_sec 25 --conv_max_spk 4 --num_probe_sentences 2",
+         *args],
         cwd=recipe, env=env, capture_output=True, text=True, timeout=900,
     )
 
@@ -85,15 +87,25 @@ def test_split_data_dir_for_parallel_decoding(tmp_path):
 def test_stages_1_to_4_and_scoring(recipe):
     proc = run(recipe, "--stage", "1", "--stop_stage", "4")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for split in ("train", "dev", "test"):
+    for split in ("train", "dev", "test", "test_conv", "probe"):
         assert (recipe / "dump/raw" / split / "speech_ref.scp").is_file()
     assert (recipe / "data/token_list/char/tokens.txt").read_text().startswith("<blank>\n")
+    # the conversations keep every speaker's transcript, beyond the model's 3 slots
+    max_k = max(int(x.split()[1]) for x in
+                (recipe / "dump/raw/test_conv/utt2num_spk").read_text().splitlines())
+    assert (recipe / f"dump/raw/test_conv/text_spk{max_k}").is_file()
+    # speaker ids of the training speakers (the speaker heads' targets), -1 for unseen
+    spk_list = (recipe / "data/spk_list/spk_list.txt").read_text().split()
+    ids = (recipe / "dump/raw/train/spk_ids").read_text().split("\n")[0].split()[1:]
+    assert ids and all(0 <= int(i) < len(spk_list) for i in ids)
     assert (recipe / "exp/stats_fbank/train/feats_stats.npz").is_file()
 
     proc = run(recipe, "--stage", "8", "--stop_stage", "8")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = (recipe / "RESULTS.md").read_text()
     oracle = next(line for line in table.splitlines() if line.startswith("|oracle/test|"))
+    conv = next(line for line in table.splitlines() if line.startswith("|oracle/test_conv|"))
+    assert conv.split("|")[3] == "0.00"
     trivial = next(line for line in table.splitlines() if line.startswith("|one_speaker/test|"))
     assert oracle.split("|")[3] == "0.00"  # DER, collar 0
     assert trivial.split("|")[8] == "100.00"  # WER of empty hypotheses

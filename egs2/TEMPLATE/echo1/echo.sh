@@ -6,14 +6,19 @@
 #  1 data        local/data.sh                           -> data/<set>
 #  2 format      validate + dump (espnet_echo.bin.format_data) -> dump/raw/<set>
 #  3 token list  sentencepiece BPE or char             -> data/token_list/<type>/tokens.txt
+#                and speaker ids of the training speakers (speaker heads)
+#                                                        -> data/spk_list/spk_list.txt, dump/raw/<set>/spk_ids
 #  4 stats       EchoTask --collect_stats (ESPnet)       -> exp/stats_<feats>/
 #  5 pretrain    JEPA per --pretrain_configs entry (espnet_echo.bin.jepa_train) on the
 #                mixtures + clean sources, GMM fitted first for anchored configs, then
 #                frozen-encoder linear probes               -> exp/jepa_<config>/
 #  6 train       espnet_echo.bin.echo_train, one model per --train_configs entry
-#  7 inference   espnet_echo.bin.echo_inference in --inference_nj parallel jobs (wav.scp
-#                or segments split, one hypothesis dir per job, merged) -> exp/<model>/decode_<set>
-#  8 scoring     espnet_echo.bin.score + show_results    -> RESULTS.md
+#  7 inference   PLDA of each model with a speaker head (espnet_echo.bin.fit_plda, for VBx),
+#                then espnet_echo.bin.echo_inference per --diar_modes entry in --inference_nj
+#                parallel jobs (wav.scp or segments split, one hypothesis dir per job, merged)
+#                -> exp/<model>/decode_<set> (eend), exp/<model>/decode_<set>_vbx (vbx)
+#  8 scoring     espnet_echo.bin.score, the factorisation probe of each model with a speaker
+#                head (espnet_echo.bin.factorisation_probe) + show_results -> RESULTS.md
 # (9 pack and 10 upload are not stages yet.) Every stage is idempotent, logs to exp/*/log
 # (stage 7: exp/<model>/decode_<set>/logdir) and can be re-run alone with
 # --stage N --stop_stage N. `./echo.sh --help` lists the options and their defaults.
@@ -34,6 +39,7 @@ local_data_opts=""   # passed to local/data.sh
 train_set=train
 valid_set=dev
 test_sets="test"
+probe_set=""         # held-out-speaker set (crossed speakers x sentences) of the factorisation probe
 resample=false       # resample wrong-rate audio in stage 2 instead of failing
 # Tokens
 token_type=bpe       # bpe or char
@@ -53,6 +59,7 @@ ngpu=0
 # Inference / scoring
 inference_args=""    # extra args for every espnet_echo.bin.echo_inference job
 inference_nj=2       # parallel decoding jobs per test set (at most one per recording)
+diar_modes="eend"    # diarization modes decoded: eend and/or vbx (models with a speaker head)
 results=RESULTS.md
 baselines="oracle one_speaker"  # reference hypotheses scored beside the models
 # End of options
@@ -73,6 +80,7 @@ Options:
     --train_set        # Training set (default="${train_set}").
     --valid_set        # Validation set (default="${valid_set}").
     --test_sets        # Sets decoded and scored, space-separated (default="${test_sets}").
+    --probe_set        # Held-out-speaker set of the factorisation probe; empty: no probe (default="${probe_set}").
     --resample         # Resample wrong-rate audio in stage 2 instead of failing (default="${resample}").
     # Tokens (stage 3)
     --token_type       # Token type: bpe or char (default="${token_type}").
@@ -93,6 +101,7 @@ Options:
     # Inference and scoring (stages 7-8)
     --inference_args   # Extra args of every espnet_echo.bin.echo_inference job (default="${inference_args}").
     --inference_nj     # Parallel decoding jobs per set, at most one per recording (default="${inference_nj}").
+    --diar_modes       # Diarization modes decoded, space-separated: eend, vbx (models with a speaker head) (default="${diar_modes}").
     --results          # Results table written by stage 8 (default="${results}").
     --baselines        # Reference hypotheses scored beside the models (default="${baselines}").
 EOF
@@ -117,12 +126,14 @@ pretrain_dir() { echo "exp/jepa_$(basename "${1%.*}")"; }
 conf_value() {  # conf_value <yaml> <key> [<subkey>...]: a value of a config, empty if unset
     "${py[@]}" -m espnet_echo.bin.config_get "$@"
 }
-all_sets="${train_set} ${valid_set} ${test_sets}"
+all_sets="${train_set} ${valid_set} ${test_sets} ${probe_set}"
+spk_list=data/spk_list/spk_list.txt
+has_spk_head() { [ -n "$(conf_value "$1" spk_head)" ]; }
 # shellcheck disable=SC2206
 py=(${python})
 
-data_opts() {  # data triples of one dump dir: $1=train|valid $2=dir
-    local kind=$1 dir=$2 n
+data_opts() {  # data triples of one dump dir: $1=train|valid $2=dir [$3=config]
+    local kind=$1 dir=$2 config=${3:-} n
     echo "--${kind}_data_path_and_name_and_type ${dir}/wav.scp,speech,sound"
     echo "--${kind}_data_path_and_name_and_type ${dir}/speech_ref.scp,speech_ref,variable_columns_sound"
     echo "--${kind}_data_path_and_name_and_type ${dir}/espnet_rttm,spk_labels,rttm"
@@ -130,6 +141,9 @@ data_opts() {  # data triples of one dump dir: $1=train|valid $2=dir
     for n in $(seq "${num_spk}"); do
         echo "--${kind}_data_path_and_name_and_type ${dir}/text_spk${n},text_spk${n},text"
     done
+    if [ -n "${config}" ] && has_spk_head "${config}"; then
+        echo "--${kind}_data_path_and_name_and_type ${dir}/spk_ids,spk_ids,text_int"
+    fi
 }
 merge_decode() {  # merge_decode <logdir> <n> <out>: logdir/output.1..n -> out (docs/CONTRACT.md)
     # rttm (in job order) and utt2num_spk: from every job or from none; spk{n}.scp and
@@ -216,8 +230,14 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     log "Stage 2: validate and dump data/<set> -> ${dumpdir}/<set>"
     mkdir -p exp/log
     for dset in ${all_sets}; do
+        # a test set may hold more speakers than the model has slots (blind diarization):
+        # its transcripts are kept for all of them
+        set_spk=${num_spk}
+        if [ -f "data/${dset}/utt2num_spk" ]; then
+            set_spk=$(awk -v m="${num_spk}" '$2 > m { m = $2 } END { print m }' "data/${dset}/utt2num_spk")
+        fi
         "${py[@]}" -m espnet_echo.bin.format_data --src "data/${dset}" \
-            --dst "${dumpdir}/${dset}" --num_spk "${num_spk}" --fs "${fs}" \
+            --dst "${dumpdir}/${dset}" --num_spk "${set_spk}" --fs "${fs}" \
             --resample "${resample}" --nj "${nj}" 2>&1 | tee "exp/log/format_${dset}.log"
     done
 fi
@@ -230,6 +250,14 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     "${py[@]}" -m espnet_echo.bin.make_token_list --token_type "${token_type}" \
         --nbpe "${nbpe}" --bpemode "${bpemode}" "${inputs[@]}" \
         --output_dir "${token_dir}" 2>&1 | tee exp/log/token_list.log
+    for config in ${train_configs}; do
+        has_spk_head "${config}" || continue
+        log "Stage 3: training speaker list -> ${spk_list}, speaker ids -> ${dumpdir}/{${train_set},${valid_set}}/spk_ids"
+        "${py[@]}" -m espnet_echo.bin.make_spk_ids --train_dir "${dumpdir}/${train_set}" \
+            --spk_list "${spk_list}" --data_dir "${dumpdir}/${train_set}" \
+            --data_dir "${dumpdir}/${valid_set}" 2>&1 | tee exp/log/spk_ids.log
+        break
+    done
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
@@ -340,12 +368,17 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
             log "  ${dir} is trained; skipped (remove it to retrain)"
             continue
         fi
+        spk_opts=""
+        if has_spk_head "${config}"; then
+            [ -f "${spk_list}" ] || { log "ERROR: ${config} has a speaker head but ${spk_list} does not exist (run stage 3)"; exit 1; }
+            spk_opts="--spk_list ${spk_list}"
+        fi
         # shellcheck disable=SC2046,SC2086
         "${py[@]}" -m espnet_echo.bin.echo_train --config "${config}" ${token_opts} \
-            --num_spk "${num_spk}" --ngpu "${ngpu}" \
+            --num_spk "${num_spk}" --ngpu "${ngpu}" ${spk_opts} \
             --normalize global_mvn --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
-            $(data_opts train "${dumpdir}/${train_set}") \
-            $(data_opts valid "${dumpdir}/${valid_set}") \
+            $(data_opts train "${dumpdir}/${train_set}" "${config}") \
+            $(data_opts valid "${dumpdir}/${valid_set}" "${config}") \
             --train_shape_file "${stats_dir}/train/speech_shape" \
             --valid_shape_file "${stats_dir}/valid/speech_shape" \
             --resume true --output_dir "${dir}" ${train_args} > "${dir}/log/train.log" 2>&1 \
@@ -356,8 +389,30 @@ fi
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     for config in ${train_configs}; do
         dir=$(model_dir "${config}")
+        modes=""
+        for mode in ${diar_modes}; do
+            case "${mode}" in
+                eend) modes+=" eend" ;;
+                vbx) if has_spk_head "${config}"; then modes+=" vbx"; else
+                        log "  ${config} has no speaker head: no vbx decoding"; fi ;;
+                *) log "ERROR: --diar_modes takes eend and vbx, got ${mode}"; exit 1 ;;
+            esac
+        done
+        if [[ " ${modes} " == *" vbx "* ]]; then
+            log "Stage 7: PLDA of ${dir} on ${dumpdir}/${train_set} -> ${dir}/plda.npz"
+            "${py[@]}" -m espnet_echo.bin.fit_plda --train_config "${dir}/config.yaml" \
+                --model_file "${dir}/valid.loss.best.pth" --data_dir "${dumpdir}/${train_set}" \
+                --out "${dir}/plda.npz" > "${dir}/log/fit_plda.log" 2>&1 \
+                || { log "ERROR: fit_plda failed; see ${dir}/log/fit_plda.log"; tail -n 20 "${dir}/log/fit_plda.log"; exit 1; }
+        fi
         for dset in ${test_sets}; do
+          for mode in ${modes}; do
             out=${dir}/decode_${dset}
+            mode_args="--diar_mode ${mode}"
+            if [ "${mode}" = vbx ]; then
+                out=${dir}/decode_${dset}_vbx
+                mode_args+=" --plda_file ${dir}/plda.npz"
+            fi
             logdir=${out}/logdir
             key_file=${dumpdir}/${dset}/wav.scp
             [ -f "${dumpdir}/${dset}/segments" ] && key_file=${dumpdir}/${dset}/segments
@@ -365,7 +420,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
             num_utts=$(wc -l < "${key_file}")
             [ "${num_utts}" -gt 0 ] || { log "ERROR: ${key_file} is empty"; exit 1; }
             _nj=$(min "${inference_nj}" "${num_utts}")
-            log "Stage 7: inference ${dir} on ${dset} in ${_nj} jobs -> ${out}"
+            log "Stage 7: inference ${dir} (${mode}) on ${dset} in ${_nj} jobs -> ${out}"
             mkdir -p "${logdir}"
             utils/split_data_dir.sh "${dumpdir}/${dset}" "${_nj}" "${logdir}/split${_nj}"
             for d in "${logdir}"/split* "${logdir}"/output.* "${logdir}"/inference.*.log; do
@@ -385,7 +440,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
                 "${py[@]}" -m espnet_echo.bin.echo_inference \
                 --train_config "${dir}/config.yaml" --model_file "${dir}/valid.loss.best.pth" \
                 --data_dir "${logdir}/split${_nj}/JOB" --output_dir "${logdir}/output.JOB" \
-                --num_threads "${threads}" ${inference_args}; then
+                --num_threads "${threads}" ${mode_args} ${inference_args}; then
                 log "ERROR: inference failed; see ${logdir}/inference.*.log"
                 for j in $(seq "${_nj}"); do
                     grep -q '^# Ended (code 0)' "${logdir}/inference.${j}.log" \
@@ -410,6 +465,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
                 merge_decode "${logdir}" "${_nj}" "${out}"
                 echo "${job_dirs}" > "${merged}"
             fi
+          done
         done
     done
 fi
@@ -428,21 +484,61 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
         done
         for config in ${train_configs}; do
             dir=$(model_dir "${config}")
-            out=${dir}/decode_${dset}
-            if [ ! -d "${out}" ]; then
-                log "  ${out} does not exist (run stages 6-7); not scored"
-                continue
-            fi
-            "${py[@]}" -m espnet_echo.bin.score --ref_dir "${dumpdir}/${dset}" --hyp_dir "${out}" \
-                --out_dir "${out}/score" --name "$(basename "${dir}")/${dset}"
-            scores+=("${out}/score/scores.json")
+            for mode in ${diar_modes}; do
+                out=${dir}/decode_${dset}
+                name=$(basename "${dir}")/${dset}
+                if [ "${mode}" = vbx ]; then
+                    has_spk_head "${config}" || continue
+                    out=${out}_vbx
+                    name=$(basename "${dir}")+vbx/${dset}
+                fi
+                if [ ! -d "${out}" ]; then
+                    log "  ${out} does not exist (run stages 6-7); not scored"
+                    continue
+                fi
+                "${py[@]}" -m espnet_echo.bin.score --ref_dir "${dumpdir}/${dset}" --hyp_dir "${out}" \
+                    --out_dir "${out}/score" --name "${name}"
+                scores+=("${out}/score/scores.json")
+            done
         done
     done
+    probes=()
+    if [ -n "${probe_set}" ]; then
+        first_spk_config=""
+        for config in ${train_configs}; do
+            has_spk_head "${config}" || continue
+            dir=$(model_dir "${config}")
+            [ -n "${first_spk_config}" ] || first_spk_config=${config}
+            [ -f "${dir}/valid.loss.best.pth" ] || { log "  ${dir} is not trained; no factorisation probe"; continue; }
+            out=${dir}/factorisation_probe/probe.json
+            if [ -f "${out}" ] && [ "${out}" -nt "${dir}/valid.loss.best.pth" ] && [ "${out}" -nt "${dumpdir}/${probe_set}/wav.scp" ]; then
+                log "  ${out} is up to date; skipped"
+            else
+                log "Stage 8: factorisation probe of ${dir} on ${dumpdir}/${probe_set} -> ${out}"
+                "${py[@]}" -m espnet_echo.bin.factorisation_probe --train_config "${dir}/config.yaml" \
+                    --model_file "${dir}/valid.loss.best.pth" --data_dir "${dumpdir}/${probe_set}" \
+                    --out "${out}"
+            fi
+            probes+=("${out}")
+        done
+        if [ -n "${first_spk_config}" ]; then
+            # the untrained baseline: the first such config's architecture, initial weights
+            dir=$(model_dir "${first_spk_config}")
+            out=exp/factorisation_random_init/factorisation_probe/probe.json
+            if [ ! -f "${out}" ] || [ "${dumpdir}/${probe_set}/wav.scp" -nt "${out}" ] || [ "${dir}/config.yaml" -nt "${out}" ]; then
+                log "Stage 8: factorisation probe of ${first_spk_config} at random init -> ${out}"
+                "${py[@]}" -m espnet_echo.bin.factorisation_probe --train_config "${dir}/config.yaml" \
+                    --random_init --data_dir "${dumpdir}/${probe_set}" --out "${out}"
+            fi
+            probes+=("${out}")
+        fi
+    fi
     pretrain_dirs=()
     for dir in exp/jepa_probe_random $(for c in ${pretrain_configs}; do pretrain_dir "${c}"; done); do
         [ -d "${dir}" ] && pretrain_dirs+=("${dir}")
     done
     "${py[@]}" -m espnet_echo.bin.show_results --out "${results}" "${scores[@]}" \
-        ${pretrain_dirs[@]+--pretrain_dirs "${pretrain_dirs[@]}"}
+        ${pretrain_dirs[@]+--pretrain_dirs "${pretrain_dirs[@]}"} \
+        ${probes[@]+--factorisation_probes "${probes[@]}"}
 fi
 log "Successfully finished."

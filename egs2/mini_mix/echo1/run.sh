@@ -4,39 +4,50 @@
 # Offline mini recipe: synthesised 1-3 speaker mixtures of short KJV sentences.
 #  - stage 5 pretrains the Echo encoder with GMM-anchored JEPA + DAAM (no labels) and
 #    probes it and a random-init encoder;
-#  - stage 6 trains Echo (random init), the UME E-Branchformer baseline, the RWSE-vs-last
-#    ablation and Echo from the pretrained encoder: same heads, data, steps and batch;
-#  - stages 7-8 decode and score them beside the oracle and one-speaker references.
+#  - stage 6 trains Echo (random init), the UME E-Branchformer baseline and Echo from the
+#    pretrained encoder: same heads (EEND, TasNet, multi-speaker ASR, ArcFace speaker
+#    embeddings), data, steps and batch;
+#  - stages 7-8 decode the test mixtures and the test conversations (1-2.5 min, 2-5
+#    unseen speakers) with EEND and with ArcFace+VBx blind diarization, score them beside
+#    the oracle and one-speaker references, and run the factorisation probe.
+# --ablations true adds the RWSE-vs-last-layer ablation (Echo, last layer).
 # --pretrain_ablation true adds plain JEPA and GMM-anchored JEPA without DAAM (pretraining,
 # probes and downstream models), for the random / JEPA / GMM-JEPA / GMM-JEPA+DAAM table.
 set -euo pipefail
 
 pretrain_ablation=false
+ablations=false
 for arg in "$@"; do
     if [ "${arg}" = --help ] || [ "${arg}" = -h ]; then
         cat >&2 << EOF
-Usage: $0 [--pretrain_ablation true|false] [echo.sh options]
+Usage: $0 [--ablations true|false] [--pretrain_ablation true|false] [echo.sh options]
 
-Options of this recipe:
-    --pretrain_ablation  # Add plain JEPA and GMM-JEPA without DAAM; must come first (default="${pretrain_ablation}").
+Options of this recipe (before any echo.sh option):
+    --ablations          # Add the RWSE-vs-last-layer ablation model (default="${ablations}").
+    --pretrain_ablation  # Add plain JEPA and GMM-JEPA without DAAM (default="${pretrain_ablation}").
 
 Every other option goes to echo.sh after the recipe's own settings (--num_spk 3
 --token_type char --gmm_components 64 --local_data_opts "--num_train 1000 --num_dev 60
---num_test 100 --max_spk 3 --max_words 8" and its pretraining and training configs), so
-it overrides them. echo.sh's options (the defaults shown are echo.sh's own):
+--num_test 100 --max_spk 3 --max_words 8", --test_sets "test test_conv", --probe_set
+probe, --diar_modes "eend vbx" and its pretraining and training configs), so it
+overrides them. echo.sh's options (the defaults shown are echo.sh's own):
 EOF
         ./echo.sh --help
         exit 0
     fi
 done
-if [ "${1:-}" = "--pretrain_ablation" ]; then
-    pretrain_ablation=$2
+while [ "${1:-}" = "--pretrain_ablation" ] || [ "${1:-}" = "--ablations" ]; do
+    [ $# -ge 2 ] || { echo "$0: $1 needs a value (true or false)" >&2; exit 2; }
+    case "$2" in true|false) ;; *) echo "$0: $1 takes true or false, got '$2'" >&2; exit 2 ;; esac
+    if [ "$1" = --ablations ]; then ablations=$2; else pretrain_ablation=$2; fi
     shift 2
-fi
+done
 
 pretrain_configs="conf/pretrain_jepa_gmm_daam.yaml"
-train_configs="conf/train_echo.yaml conf/train_ume_ebf.yaml conf/train_echo_last.yaml"
-train_configs+=" conf/train_echo_jepa_gmm_daam.yaml"
+train_configs="conf/train_echo.yaml conf/train_ume_ebf.yaml conf/train_echo_jepa_gmm_daam.yaml"
+if [ "${ablations}" = true ]; then
+    train_configs+=" conf/train_echo_last.yaml"
+fi
 if [ "${pretrain_ablation}" = true ]; then
     pretrain_configs="conf/pretrain_jepa.yaml conf/pretrain_jepa_gmm.yaml ${pretrain_configs}"
     train_configs+=" conf/train_echo_jepa.yaml conf/train_echo_jepa_gmm.yaml"
@@ -49,5 +60,8 @@ fi
     --gmm_components 64 \
     --train_configs "${train_configs}" \
     --local_data_opts "--num_train 1000 --num_dev 60 --num_test 100 --max_spk 3 --max_words 8" \
+    --test_sets "test test_conv" \
+    --probe_set probe \
+    --diar_modes "eend vbx" \
     --results RESULTS.md \
     "$@"
