@@ -278,7 +278,13 @@ def fit_plda(
             f"min_solo_share)"
         )
     dim = lda_dim if lda_dim is not None else min(emb.shape[1], num_spk - 1)
-    plda = PLDA.fit(emb, labels, lda_dim=dim, name=f"embeddings of {data_dir}")
+    try:
+        plda = PLDA.fit(emb, labels, lda_dim=dim, name=f"embeddings of {data_dir}")
+    except np.linalg.LinAlgError as e:  # scipy's eigh raises it too
+        raise ValueError(
+            f"{data_dir}: the PLDA fit failed on {len(labels)} windows of {num_spk} "
+            f"speakers ({e}); the embeddings are degenerate: use more utterances"
+        ) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     plda.save(out)
     with atomic_open(out.parent / stamp_name) as f:
