@@ -1,8 +1,6 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
-"""fit_plda end to end with the real ArcFace speaker head on a tiny model."""
-
-import copy
+"""fit_plda end to end on a tiny model built through EchoTask with diar + spk heads."""
 
 import numpy as np
 import pytest
@@ -13,46 +11,29 @@ from espnet_echo.bin import fit_plda
 from espnet_echo.cluster.plda import PLDA
 from espnet_echo.tasks.echo import EchoTask
 
-spk_arcface = pytest.importorskip("espnet_echo.heads.spk_arcface")
-
 TINY = [
     "--frontend_conf", "n_fft=512", "--frontend_conf", "win_length=400",
     "--frontend_conf", "hop_length=160", "--frontend_conf", "n_mels=16",
     "--encoder_conf", "output_size=32", "--encoder_conf", "num_blocks=1",
     "--encoder_conf", "attention_heads=2", "--encoder_conf", "linear_units=32",
-    "--sep_head", "none", "--asr_head", "none",
+    "--sep_head", "none", "--asr_head", "none", "--spk_head", "arcface",
+    "--spk_head_conf", "hidden_size=16", "--spk_head_conf", "embed_dim=8",
+    "--spk_head_conf", "window_s=0.4", "--spk_head_conf", "hop_s=0.2",
+    "--spk_head_conf", "min_solo_frames=2",
 ]
-
-
-def add_spk_head(model):
-    if "spk" not in model.heads:
-        torch.manual_seed(0)
-        model.heads["spk"] = spk_arcface.ArcFaceSpkHead(
-            32, num_spk=3, num_train_speakers=6, frame_shift_s=0.04, embed_dim=8,
-            hidden_size=16, window_s=0.4, hop_s=0.2,
-        )
-        model.rwse["spk"] = copy.deepcopy(model.rwse["diar"])
-    return model
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("exp")
-    EchoTask.main(cmd=["--dry_run", "true", "--output_dir", str(out), *TINY])
+    (out / "spk_list.txt").write_text("".join(f"v{i}\n" for i in range(6)))
+    EchoTask.main(cmd=["--dry_run", "true", "--output_dir", str(out),
+                       "--spk_list", str(out / "spk_list.txt"), *TINY])
+    torch.manual_seed(0)
     model, _ = EchoTask.build_model_from_file(out / "config.yaml", None, "cpu")
-    torch.save(add_spk_head(model).state_dict(), out / "model.pth")
+    assert list(model.heads) == ["diar", "spk"]
+    torch.save(model.state_dict(), out / "model.pth")
     return out
-
-
-@pytest.fixture(autouse=True)
-def with_spk_head(monkeypatch):
-    build = EchoTask.build_model_from_file
-
-    def build_with_spk(*args, **kwargs):
-        model, train_args = build(*args, **kwargs)
-        return add_spk_head(model), train_args
-
-    monkeypatch.setattr(EchoTask, "build_model_from_file", build_with_spk)
 
 
 @pytest.fixture

@@ -471,3 +471,41 @@ def test_inference_cli_vbx_mode_and_new_options_in_the_stamp(model_dir, vbx_dir,
         echo_inference.main(args + ["--plda_file", str(tmp_path / "nope.npz")])
     with pytest.raises(SystemExit, match="unknown task"):
         echo_inference.main(args + ["--tasks", "dia", "--chunk_s", "3"])
+
+
+@pytest.fixture(scope="module")
+def diar_spk_dir(tmp_path_factory):
+    """A tiny model built through EchoTask with the EEND and ArcFace speaker heads."""
+    out = tmp_path_factory.mktemp("diar_spk")
+    (out / "spk_list.txt").write_text("a\nb\nc\n")
+    EchoTask.main(cmd=["--dry_run", "true", "--output_dir", str(out), *TINY,
+                       "--sep_head", "none", "--asr_head", "none", "--spk_head", "arcface",
+                       "--spk_list", str(out / "spk_list.txt"),
+                       "--spk_head_conf", "hidden_size=16", "--spk_head_conf", "embed_dim=8"])
+    model, _ = EchoTask.build_model_from_file(out / "config.yaml", None, "cpu")
+    torch.save(model.state_dict(), out / "model.pth")
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(30), 10)
+    emb = rng.normal(size=(30, 8))[labels] + 0.3 * rng.normal(size=(300, 8))
+    PLDA.fit(emb / np.linalg.norm(emb, axis=1, keepdims=True), labels).save(out / "plda.npz")
+    return out
+
+
+def test_vbx_mode_with_the_arcface_head(diar_spk_dir):
+    audio = np.random.RandomState(10).randn(16000 * 4).astype(np.float32) * 0.1
+    kw = dict(diar_mode="vbx", plda_file=diar_spk_dir / "plda.npz", diar_threshold=0.0)
+    echo = Speech2Echo(diar_spk_dir / "config.yaml", diar_spk_dir / "model.pth",
+                       num_speakers=2, **kw)
+    assert echo.tasks == ["diar", "spk"] and echo.has_diarization
+    res = echo(audio)
+    assert res.num_spk == 2 and {k for _, _, k in res.segments} == {0, 1}
+    assert res.sources is None and res.texts is None
+    # 12 s in 5 s chunks (3 forward passes of 2 chunks)
+    long = Speech2Echo(diar_spk_dir / "config.yaml", diar_spk_dir / "model.pth",
+                       max_speakers=4, chunk_s=5.0, chunk_batch=2, **kw)
+    res = long(np.tile(audio, 3))
+    assert 1 <= res.num_spk <= 4
+    assert max(end for _, end, _ in res.segments) == pytest.approx(12.0, abs=0.05)
+    # eend mode leaves the speaker head out
+    eend = Speech2Echo(diar_spk_dir / "config.yaml", diar_spk_dir / "model.pth")
+    assert eend.tasks == ["diar"]
