@@ -270,9 +270,11 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     else
         rm -rf "${stats_dir}.tmp"
         mkdir -p "${stats_dir}.tmp/log"
-        # shellcheck disable=SC2046
+        spk_opts=""
+        has_spk_head "${first_config}" && spk_opts="--spk_list ${spk_list}"
+        # shellcheck disable=SC2046,SC2086
         "${py[@]}" -m espnet_echo.bin.echo_train --collect_stats true \
-            --config "${first_config}" ${token_opts} --num_spk "${num_spk}" \
+            --config "${first_config}" ${token_opts} --num_spk "${num_spk}" ${spk_opts} \
             --use_preprocessor true --normalize none --ngpu 0 --num_workers 0 \
             --train_data_path_and_name_and_type "${dumpdir}/${train_set}/wav.scp,speech,sound" \
             --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}/wav.scp,speech,sound" \
@@ -508,8 +510,8 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
         for config in ${train_configs}; do
             has_spk_head "${config}" || continue
             dir=$(model_dir "${config}")
-            [ -n "${first_spk_config}" ] || first_spk_config=${config}
             [ -f "${dir}/valid.loss.best.pth" ] || { log "  ${dir} is not trained; no factorisation probe"; continue; }
+            [ -n "${first_spk_config}" ] || first_spk_config=${config}
             out=${dir}/factorisation_probe/probe.json
             if [ -f "${out}" ] && [ "${out}" -nt "${dir}/valid.loss.best.pth" ] && [ "${out}" -nt "${dumpdir}/${probe_set}/wav.scp" ]; then
                 log "  ${out} is up to date; skipped"
