@@ -92,7 +92,10 @@ def stitch_frames(arrays: Sequence[np.ndarray], offsets: Sequence[int]) -> np.nd
     begin = 0
     for i, (arr, off) in enumerate(zip(arrays, offsets)):
         # frames up to the midpoint of two centres go to the earlier chunk
-        end = total if i + 1 == len(arrays) else int(np.floor((centres[i] + centres[i + 1]) / 2)) + 1
+        if i + 1 == len(arrays):
+            end = total
+        else:
+            end = int(np.floor((centres[i] + centres[i + 1]) / 2)) + 1
         end = max(begin, min(end, off + len(arr)))
         out[begin:end] = arr[begin - off:end - off]
         begin = end

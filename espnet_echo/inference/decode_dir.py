@@ -90,8 +90,9 @@ def inference_stamp(args: argparse.Namespace, ddir: DataDir) -> Dict:
 
     Returns:
         The stamp (JSON-ready; with the PLDA's digest when ``args.plda_file`` is set, so
-        resolve it first with :func:`resolve_plda_file`). A pipe entry has no knowable input, so its stamp differs
-        on every run and a dir with pipes is always decoded again.
+        resolve it first with :func:`resolve_plda_file`). A pipe entry has no knowable
+        input, so its stamp differs on every run and a dir with pipes is always decoded
+        again.
     """
     audio = hashlib.sha256()
     for rec, entry in ddir.recordings.items():
