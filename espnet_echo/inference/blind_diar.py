@@ -22,10 +22,11 @@ VAD and overlap detector):
    :mod:`espnet_echo.inference.speaker_embeddings`). When no window qualifies but
    there is speech, the window with the most speech frames is kept alone (any speech
    gives at least one speaker).
-3. **Embeddings**: ``embed(speaker_frames[None], weights[None])`` (the speaker head's
-   speech-weighted pooling, L2-normalised), then :class:`espnet_echo.cluster.vbx.VBx`
-   in the space of the :class:`espnet_echo.cluster.plda.PLDA` gives per-window labels
-   and posteriors (AHC init, VB-HMM, pyannote's ``num_speakers`` /
+3. **Embeddings** (:func:`embed_windows`): the speaker head's ``embed`` pools each kept
+   window's frames weighted by its speech mask (L2-normalised), window by window (memory
+   grows with the windows, not with windows x recording length); then
+   :class:`espnet_echo.cluster.vbx.VBx` in the space of the
+   :class:`espnet_echo.cluster.plda.PLDA` gives per-window labels and posteriors (AHC init, VB-HMM, pyannote's ``num_speakers`` /
    ``min_speakers`` / ``max_speakers`` semantics).
 4. **Frames**: every speech frame gets the speaker of the kept window whose centre is
    nearest to it (ties: the earlier window); non-speech frames get none.
