@@ -26,8 +26,9 @@ VAD and overlap detector):
    window's frames weighted by its speech mask (L2-normalised), window by window (memory
    grows with the windows, not with windows x recording length); then
    :class:`espnet_echo.cluster.vbx.VBx` in the space of the
-   :class:`espnet_echo.cluster.plda.PLDA` gives per-window labels and posteriors (AHC init, VB-HMM, pyannote's ``num_speakers`` /
-   ``min_speakers`` / ``max_speakers`` semantics).
+   :class:`espnet_echo.cluster.plda.PLDA` gives per-window labels and posteriors (AHC
+   init, VB-HMM, pyannote's ``num_speakers`` / ``min_speakers`` / ``max_speakers``
+   semantics).
 4. **Frames**: every speech frame gets the speaker of the kept window whose centre is
    nearest to it (ties: the earlier window); non-speech frames get none.
 5. **Overlap**: a speech frame whose count is >= 2 also gets a second speaker: the
