@@ -196,7 +196,7 @@ class EchoTask(AbsTask):
             return
         names = {t[1] for t in triples}
         for choices in HEAD_CHOICES:
-            head = getattr(args, choices.name)
+            head = getattr(args, choices.name, None)
             if head is None:
                 continue
             needed = data_names_of(choices.get_class(head).ref_kinds, args.num_spk)
@@ -226,6 +226,8 @@ class EchoTask(AbsTask):
         Raises:
             ValueError: the file is missing or empty, or repeats an id (``file:line``).
         """
+        if not hasattr(args, "spk_list"):  # a config.yaml from before speaker heads
+            args.spk_list = None
         if isinstance(args.spk_list, str):
             spk_list = read_spk_list(args.spk_list)
             args.spk_list = list(spk_list)  # keep config.yaml portable
@@ -270,11 +272,12 @@ class EchoTask(AbsTask):
             ValueError: a declared argument the task lacks or cannot fill, or a
                 ``--<task>_head_conf`` value that contradicts it.
         """
-        name = getattr(args, choices.name)
+        # a config.yaml written before a head slot existed has no entry for it (off)
+        name = getattr(args, choices.name, None)
         if name is None:
             return None
         head_class = choices.get_class(name)
-        conf = dict(getattr(args, f"{choices.name}_conf"))
+        conf = dict(getattr(args, f"{choices.name}_conf", None) or {})
         for key in head_class.build_args:
             if key not in provided:
                 raise ValueError(

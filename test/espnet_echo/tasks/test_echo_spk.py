@@ -127,3 +127,18 @@ def test_spk_ids_collate_to_minus_one_padded_rows(tmp_path, spk_list):
     collate = EchoTask.build_collate_fn(args, train=True)
     _, batch = collate([dataset["u1"], dataset["u2"]])
     assert batch["spk_ids"].tolist() == [[2, 0], [1, -1]]
+
+
+def test_config_from_before_speaker_heads_still_builds(tmp_path):
+    """A config.yaml written before the spk slot existed has no spk_* keys: head off."""
+    out = tmp_path / "exp"
+    EchoTask.main(cmd=["--sep_head", "none", "--asr_head", "none", "--dry_run", "true",
+                       "--output_dir", str(out), *TINY[:-8]])
+    conf = yaml.safe_load((out / "config.yaml").read_text())
+    for key in ("spk_head", "spk_head_conf", "spk_list"):
+        conf.pop(key)
+    conf["model_conf"].pop("spk_weight")
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(conf))
+    model, _ = EchoTask.build_model_from_file(old, None, "cpu")
+    assert list(model.heads) == ["diar"]
