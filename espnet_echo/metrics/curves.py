@@ -1,0 +1,476 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Learning curves: score the saved checkpoints of training runs on a fixed dev subset.
+
+For each experiment dir (ESPnet training output: ``config.yaml``, ``log/train.log`` and
+the per-epoch checkpoints ``<N>epoch.pth``; ESPnet keeps only ``--keep_nbest_models`` of
+them, so train a curve run with a large one) every ``<N>epoch.pth`` is decoded on the
+same data (a seeded subset of ``--max_utts`` utterances of the data dir) with the
+decoder of ``espnet_echo.bin.echo_inference`` (:func:`espnet_echo.inference.decode_dir.
+decode`, stamped like it, so a re-run skips decoded checkpoints) and scored with
+:func:`espnet_echo.metrics.scoring.score`:
+
+* ``der``: DER (%) at collar 0; ``sisdri``: SI-SDRi (dB); ``wer``/``cpwer`` (%);
+  ``k_acc``: speaker-count accuracy (%). Empty where the model has no such head.
+
+The x axes come from the training log (:func:`espnet_echo.utils.train_log.epoch_history`):
+
+* ``steps``: ESPnet's ``total_count`` of the epoch's ``[train]`` summary, the cumulative
+  number of training iterations (batches; with ``accum_grad`` > 1 the optimizer steps
+  are this divided by ``accum_grad``);
+* ``minutes``: wall-clock minutes from the first ``<N>/<M>epoch started`` line to the
+  ``<N>epoch results:`` line (so validation time is included).
+
+When a log holds only the epochs since a resume (``run.pl`` truncates ``train.log`` on
+each start), minutes count from the resume, and checkpoints of epochs the log does not
+list get empty ``steps``/``minutes`` (and are left out of the plots).
+
+The same log gives ESPnet's per-epoch validation statistics of the same quantities, as
+the ``valid_*`` columns (``valid_der``, ``valid_k_acc``, ``valid_wer``, ``valid_cer`` in
+%, ``valid_si_snr`` in dB; these are teacher-forced/oracle-count training-time numbers,
+labelled "valid stats" in the plot, and the SI-SNR is not an improvement).
+
+With ``diar_mode: vbx`` every checkpoint gets its own PLDA, fitted on the training data
+(:func:`espnet_echo.inference.speaker_embeddings.fit_plda`) into
+``<out_dir>/<model>/<N>epoch/plda.npz``.
+"""
+
+import argparse
+import copy
+import csv
+import json
+import logging
+import math
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+from espnet_echo.bin.echo_inference import STAMP as DECODE_STAMP
+from espnet_echo.data.datadir import DataDir, load_data_dir
+from espnet_echo.inference.decode_dir import decode, inference_stamp, speech2echo_kwargs
+from espnet_echo.utils.fileio import (
+    DataFileError,
+    atomic_open,
+    stamp_is_current,
+    staged_dir,
+    write_stamp,
+)
+from espnet_echo.utils.train_log import epoch_history, training_start
+
+PathLike = Union[str, Path]
+
+#: Scored metrics: column, subplot title.
+METRICS = (
+    ("der", "DER (%, collar 0)"),
+    ("sisdri", "SI-SDRi (dB)"),
+    ("wer", "WER (%)"),
+    ("cpwer", "cpWER (%)"),
+    ("k_acc", "K accuracy (%)"),
+)
+#: Validation statistics of ESPnet's log: column -> (``[valid]`` key, scale, metric plot).
+VALID_STATS = {
+    "valid_der": ("diar_der", 100.0, "der"),
+    "valid_si_snr": ("sep_si_snr", 1.0, "sisdri"),
+    "valid_wer": ("asr_wer", 100.0, "wer"),
+    "valid_cer": ("asr_cer", 100.0, "wer"),
+    "valid_k_acc": ("diar_spk_count_acc", 100.0, "k_acc"),
+}
+COLUMNS = (
+    "model", "epoch", "steps", "minutes", *(m for m, _ in METRICS), "num_utts",
+    *VALID_STATS,
+)
+_CHECKPOINT = re.compile(r"(\d+)epoch\.pth")
+SUBSET_STAMP = ".subset.stamp.json"
+#: Files of a data dir that are not Kaldi lists (audio, arrays), left out of a subset.
+_NOT_LISTS = {".wav", ".flac", ".mp3", ".ogg", ".sph", ".ark", ".npy", ".npz", ".pth"}
+
+
+@dataclass
+class ExpDir:
+    """An ESPnet training output dir.
+
+    Attributes:
+        name: Its name in the curves (the dir's base name).
+        path: The dir.
+        config: Its ``config.yaml``.
+        log: Its ``log/train.log``.
+        checkpoints: ``{epoch: <N>epoch.pth}``, sorted by epoch.
+    """
+
+    name: str
+    path: Path
+    config: Path
+    log: Path
+    checkpoints: Dict[int, Path]
+
+
+def find_exp_dir(path: PathLike) -> ExpDir:
+    """Check an experiment dir and list its per-epoch checkpoints.
+
+    Raises:
+        DataFileError: the dir does not exist, or has no ``config.yaml``, no
+            ``log/train.log`` or no ``<N>epoch.pth``; the message names the dir.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise DataFileError(f"{path}: experiment dir not found")
+    config, log = path / "config.yaml", path / "log" / "train.log"
+    if not config.is_file():
+        raise DataFileError(f"{path}: no config.yaml (not an ESPnet training dir)")
+    if not log.is_file():
+        raise DataFileError(f"{path}: no log/train.log (not an ESPnet training dir)")
+    ckpts = {}
+    for p in path.iterdir():
+        m = _CHECKPOINT.fullmatch(p.name)
+        if m and p.is_file():
+            ckpts[int(m.group(1))] = p
+    if not ckpts:
+        raise DataFileError(
+            f"{path}: no <N>epoch.pth checkpoints (ESPnet keeps --keep_nbest_models of "
+            f"them; train a curve run with a large --keep_nbest_models)"
+        )
+    name = path.resolve().name
+    return ExpDir(name, path, config, log, dict(sorted(ckpts.items())))
+
+
+def epoch_axes(log: PathLike) -> Dict[int, Dict[str, Optional[float]]]:
+    """Steps, minutes and validation statistics of every finished epoch of a log.
+
+    Returns:
+        ``{epoch: {"steps", "minutes", <VALID_STATS columns>}}``; a value the log does
+        not give is None.
+
+    Raises:
+        DataFileError: the log is missing (named).
+    """
+    start = training_start(log)
+    out = {}
+    for ep in epoch_history(log):
+        train, valid = ep.sections.get("train", {}), ep.sections.get("valid", {})
+        steps = train.get("total_count")
+        minutes = None
+        if start is not None and ep.time is not None:
+            minutes = (ep.time - start).total_seconds() / 60.0
+        row = {"steps": int(steps) if steps is not None else None, "minutes": minutes}
+        for col, (key, scale, _) in VALID_STATS.items():
+            v = valid.get(key)
+            row[col] = v * scale if v is not None and math.isfinite(v) else None
+        out[ep.epoch] = row
+    return out
+
+
+def pick_subset(utts: Sequence[str], max_utts: Optional[int], seed: int) -> List[str]:
+    """A seeded random subset of ``max_utts`` utterances (all when None or more), sorted.
+
+    Raises:
+        ValueError: ``max_utts`` < 1.
+    """
+    if max_utts is not None and max_utts < 1:
+        raise ValueError(f"--max_utts must be >= 1, got {max_utts}")
+    utts = sorted(utts)
+    if max_utts is None or max_utts >= len(utts):
+        return utts
+    return sorted(random.Random(seed).sample(utts, max_utts))
+
+
+def _line_key(name: str, tokens: List[str]) -> Optional[str]:
+    if not tokens:
+        return None
+    if "rttm" in name and tokens[0] in ("SPEAKER", "END") and len(tokens) > 1:
+        return tokens[1]
+    return tokens[0]
+
+
+def write_subset_dir(ddir: DataDir, utts: Sequence[str], out: PathLike) -> Path:
+    """Write the data dir ``ddir`` restricted to ``utts`` into ``out`` (swapped in whole).
+
+    Every file of the dir is filtered by its key (the first field; the second of
+    ``SPEAKER``/``END`` lines of RTTMs): lines of kept utterances and of their
+    recordings are kept; ``spk2utt`` keeps the kept utterances of each speaker; a file
+    with no line keyed by an utterance, recording or speaker (e.g. ``feats_type``) is
+    copied; audio, array and other non-text files are left out. Audio entries are copied
+    as written (relative paths stay relative to the
+    working dir, as in the source dir). The result is read back by the data-dir reader.
+
+    Args:
+        ddir: The full data dir.
+        utts: Utterances to keep.
+        out: Output dir (an earlier subset is replaced).
+
+    Returns:
+        ``out``.
+
+    Raises:
+        DataFileError: the subset is not a valid data dir (named).
+    """
+    out = Path(out)
+    keep = set(utts) | {ddir.rec_of(u) for u in utts}
+    known = set(ddir.utts) | set(ddir.recordings)
+    speakers = set(ddir.spk2utt or ())
+    with staged_dir(out, SUBSET_STAMP) as tmp:
+        for src in sorted(ddir.path.iterdir()):
+            if (not src.is_file() or src.name.startswith(".")
+                    or src.suffix.lower() in _NOT_LISTS):
+                continue
+            try:
+                lines = src.read_text(encoding="utf-8").splitlines()
+            except UnicodeDecodeError:
+                logging.info(f"{src}: not a text file; left out of the subset dir")
+                continue
+            if src.name == "spk2utt":
+                kept = []
+                for line in lines:
+                    spk, *members = line.split()
+                    members = [u for u in members if u in keep]
+                    if members:
+                        kept.append(" ".join([spk, *members]))
+            else:
+                keys = [_line_key(src.name, line.split()) for line in lines]
+                if not any(k in known or k in speakers for k in keys if k is not None):
+                    kept = lines  # not keyed by utterance/recording (e.g. feats_type)
+                else:
+                    kept = [ln for ln, k in zip(lines, keys) if k in keep]
+            with atomic_open(tmp / src.name) as f:
+                f.writelines(line + "\n" for line in kept)
+        with atomic_open(tmp / SUBSET_STAMP) as f:
+            json.dump({"source": str(ddir.path.resolve()), "utts": list(utts)}, f)
+            f.write("\n")
+    load_data_dir(out)
+    return out
+
+
+def decode_checkpoint(
+    train_config: PathLike,
+    model_file: PathLike,
+    ddir: DataDir,
+    out: PathLike,
+    options: argparse.Namespace,
+) -> bool:
+    """Decode ``ddir`` with one checkpoint into the hypothesis dir ``out``.
+
+    Runs what ``espnet_echo.bin.echo_inference`` runs, with its stamp: a hypothesis dir
+    of the same checkpoint, config, data and options is kept.
+
+    Args:
+        train_config: The model's ``config.yaml``.
+        model_file: The checkpoint.
+        ddir: The (subset) data dir.
+        out: Hypothesis dir.
+        options: ``echo_inference``'s decoding options (its parser's namespace;
+            ``plda_file`` already resolved).
+
+    Returns:
+        True if decoded, False if skipped as up to date.
+
+    Raises:
+        ValueError: the checkpoint does not match the config, or a bad option; the
+            message names the checkpoint.
+        DataFileError, AudioError: bad data (named).
+    """
+    from espnet_echo.inference.speech2echo import Speech2Echo
+
+    args = copy.copy(options)
+    args.train_config, args.model_file = str(train_config), str(model_file)
+    args.data_dir, args.output_dir = str(ddir.path), str(out)
+    stamp = inference_stamp(args, ddir)
+    if stamp_is_current(out, stamp, DECODE_STAMP):
+        logging.info(f"{out} is up to date; skipped")
+        return False
+    try:
+        echo = Speech2Echo(args.train_config, args.model_file, **speech2echo_kwargs(args))
+    except RuntimeError as e:
+        raise ValueError(f"{model_file}: cannot be decoded with {train_config}: {e}") from None
+    with staged_dir(out, DECODE_STAMP) as tmp:
+        info = decode(echo, ddir, args, tmp, Path(out))
+    write_stamp(out, stamp, DECODE_STAMP)
+    logging.info(f"{len(ddir.utts)} utterances -> {out}; RTF {info['rtf']:.4f}")
+    return True
+
+
+def scores_row(scores: Dict) -> Dict[str, Optional[float]]:
+    """The curve columns of a :func:`espnet_echo.metrics.scoring.score` result."""
+    der = next((d["der"] for d in scores.get("der") or [] if d["collar"] == 0.0), None)
+    sisdr, count = scores.get("sisdr") or {}, scores.get("speaker_count") or {}
+    return {
+        "der": der,
+        "sisdri": sisdr.get("si_sdri"),
+        "wer": (scores.get("wer") or {}).get("wer"),
+        "cpwer": (scores.get("cpwer") or {}).get("wer"),
+        "k_acc": count.get("accuracy"),
+        "num_utts": scores.get("num_utts"),
+    }
+
+
+def learning_curves(
+    exp_dirs: Sequence[PathLike],
+    data_dir: PathLike,
+    out_dir: PathLike,
+    options: argparse.Namespace,
+    max_utts: Optional[int] = None,
+    seed: int = 0,
+    plda_data_dir: Optional[PathLike] = None,
+    plda_max_utts: Optional[int] = None,
+) -> Tuple[List[Dict], Dict[str, Dict[int, Dict]]]:
+    """Decode and score every ``<N>epoch.pth`` of every experiment dir.
+
+    Args:
+        exp_dirs: ESPnet training output dirs (module docstring).
+        data_dir: The dev data dir (or its dump).
+        out_dir: Output dir: ``data`` (the subset), ``<model>/<N>epoch/decode`` (with
+            ``scores.json``) and, in vbx mode, ``<model>/<N>epoch/plda.npz``.
+        options: ``echo_inference``'s decoding options (``diar_mode``, ``tasks``, ...).
+        max_utts: Utterances of the seeded subset (None: all).
+        seed: Seed of the subset.
+        plda_data_dir: Training data dir of the per-checkpoint PLDAs (vbx mode).
+        plda_max_utts: Utterances of ``plda_data_dir`` per PLDA (None: all).
+
+    Returns:
+        ``(rows, valid)``: one row per model and checkpoint (:data:`COLUMNS`), and
+        ``{model: {epoch: axes and valid stats}}`` of every logged epoch.
+
+    Raises:
+        DataFileError: a bad experiment dir or data dir (named).
+        ValueError: a checkpoint that does not fit its config (named), two experiment
+            dirs of the same name, vbx mode without ``plda_data_dir``.
+    """
+    from espnet_echo.inference.speaker_embeddings import fit_plda
+    from espnet_echo.metrics.scoring import score, write_scores
+
+    exps = [find_exp_dir(p) for p in exp_dirs]
+    names = [e.name for e in exps]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"experiment dirs with the same name: {', '.join(dup)}")
+    vbx = getattr(options, "diar_mode", "eend") == "vbx"
+    if vbx and plda_data_dir is None:
+        raise ValueError("--diar_mode vbx needs --plda_data_dir (the training dump) to "
+                         "fit the PLDA of each checkpoint")
+    out_dir = Path(out_dir)
+    full = load_data_dir(data_dir)
+    utts = pick_subset(full.utts, max_utts, seed)
+    if len(utts) < len(full.utts):
+        ref = load_data_dir(write_subset_dir(full, utts, out_dir / "data"))
+    else:
+        ref = full
+    rows, valid = [], {}
+    for exp in exps:
+        axes = epoch_axes(exp.log)
+        valid[exp.name] = axes
+        for epoch, ckpt in exp.checkpoints.items():
+            where = out_dir / exp.name / f"{epoch}epoch"
+            opts = copy.copy(options)
+            opts.plda_file = None
+            if vbx:
+                plda = where / "plda.npz"
+                fit_plda(exp.config, ckpt, plda_data_dir, plda, max_utts=plda_max_utts,
+                         fs=opts.fs, resample=opts.resample, device=opts.device)
+                opts.plda_file = str(plda)
+            hyp = where / "decode"
+            decode_checkpoint(exp.config, ckpt, ref, hyp, opts)
+            scores = score(ref.path, hyp, collars=(0.0,), fs=opts.fs,
+                           name=f"{exp.name}/{epoch}epoch")
+            write_scores(scores, hyp)
+            row = {"model": exp.name, "epoch": epoch}
+            ax = axes.get(epoch, {})
+            row["steps"], row["minutes"] = ax.get("steps"), ax.get("minutes")
+            row.update(scores_row(scores))
+            row.update({c: ax.get(c) for c in VALID_STATS})
+            rows.append(row)
+    return rows, valid
+
+
+def _fmt(v, digits: int = 4) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def write_csv(rows: Sequence[Dict], path: PathLike) -> Path:
+    """Atomically write the rows as CSV with :data:`COLUMNS` (None: empty cell)."""
+    path = Path(path)
+    with atomic_open(path, newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        for r in rows:
+            w.writerow([_fmt(r.get(c), 7) for c in COLUMNS])
+    return path
+
+
+def format_table(rows: Sequence[Dict]) -> str:
+    """A compact fixed-width table of the rows (model, epoch, axes, metrics)."""
+    cols = ("model", "epoch", "steps", "minutes", *(m for m, _ in METRICS))
+    cells = [list(cols)] + [[_fmt(r.get(c)) or "-" for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    return "\n".join(
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                  enumerate(zip(row, widths)))
+        for row in cells
+    )
+
+
+def plot_curves(
+    rows: Sequence[Dict], valid: Dict[str, Dict[int, Dict]], path: PathLike
+) -> Path:
+    """Plot every metric against steps (top row) and minutes (bottom row), models overlaid.
+
+    Solid lines with markers are the decoded checkpoints; dashed lines are ESPnet's
+    per-epoch validation statistics of the same quantity ("valid stats", every logged
+    epoch). A metric no model has is left out. Written atomically (PNG).
+
+    Args:
+        rows: :func:`learning_curves` rows.
+        valid: Its per-epoch axes and validation statistics.
+        path: Output ``.png``.
+
+    Returns:
+        ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def has(col, data):
+        return any(r.get(col) is not None for r in data)
+
+    valid_rows = [dict(v, model=m) for m, eps in valid.items() for v in eps.values()]
+    shown = [(m, t) for m, t in METRICS if has(m, rows) or any(
+        has(c, valid_rows) for c, (_, _, plot) in VALID_STATS.items() if plot == m)]
+    if not shown:
+        shown = [METRICS[0]]
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    colors = {m: f"C{i % 10}" for i, m in enumerate(models)}
+    fig, axes = plt.subplots(2, len(shown), figsize=(4 * len(shown), 6.5), squeeze=False)
+    for j, (metric, title) in enumerate(shown):
+        for i, xname in enumerate(("steps", "minutes")):
+            ax = axes[i][j]
+            for model in models:
+                pts = sorted((r[xname], r[metric]) for r in rows if r["model"] == model
+                             and r.get(xname) is not None and r.get(metric) is not None)
+                if pts:
+                    ax.plot(*zip(*pts), marker="o", color=colors[model], label=model)
+                eps = valid.get(model, {})
+                for col, (key, _, plot) in VALID_STATS.items():
+                    if plot != metric:
+                        continue
+                    vp = sorted((e[xname], e[col]) for e in eps.values()
+                                if e.get(xname) is not None and e.get(col) is not None)
+                    if vp:
+                        style = ":" if col == "valid_cer" else "--"
+                        ax.plot(*zip(*vp), linestyle=style, color=colors[model],
+                                alpha=0.7, label=f"{model} (valid stats: {key})")
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("training steps" if xname == "steps" else "wall-clock minutes")
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=6)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=80)
+    plt.close(fig)
+    return path

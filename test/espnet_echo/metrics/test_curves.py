@@ -1,0 +1,145 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Tests of espnet_echo.metrics.curves: log axes, subset, exp-dir checks, CSV and plot."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from espnet_echo.data.datadir import load_data_dir
+from espnet_echo.metrics.curves import (
+    COLUMNS,
+    epoch_axes,
+    find_exp_dir,
+    format_table,
+    pick_subset,
+    plot_curves,
+    scores_row,
+    write_csv,
+    write_subset_dir,
+)
+from espnet_echo.utils.fileio import DataFileError
+from espnet_echo.utils.train_log import epoch_history, training_start
+
+# The format of a real espnet2 trainer log (trainer.py / reporter.py), shortened.
+LOG = """\
+/venv/bin/python3 espnet_echo/bin/echo_train.py --config conf/train.yaml
+[vm] 2026-11-30 04:20:46,922 (transformer_decoder:114) INFO: Gradient checkpoint layers: []
+[vm] 2026-11-30 04:20:47,266 (trainer:334) INFO: 1/3epoch started
+[vm] 2026-11-30 04:20:55,000 (trainer:810) INFO: 1epoch:train:1-2batch: iter_time=0.059, loss=83.0
+[vm] 2026-11-30 04:21:19,260 (trainer:392) INFO: 1epoch results: [train] iter_time=0.059, loss_diar=0.887, diar_der=0.716, loss=83.094, optim0_lr0=2.500e-04, train_time=14.004, time=28.02 seconds, total_count=2, [valid] loss_diar=0.994, diar_der=0.694, diar_spk_count_acc=1.000, sep_si_snr=-24.705, sep_null_energy_db=nan, asr_cer=1.960, asr_wer=1.000, loss=100.777, time=3.98 seconds, total_count=1
+[vm] 2026-11-30 04:21:24,448 (trainer:460) INFO: The best model has been updated: valid.loss
+[vm] 2026-11-30 04:21:24,448 (trainer:322) INFO: 2/3epoch started. Estimated time to finish: 37.18 seconds
+[vm] 2026-11-30 04:22:47,266 (trainer:392) INFO: 2epoch results: [train] iter_time=0.026, diar_der=0.697, loss=81.382, time=12.3 seconds, total_count=4, [valid] diar_der=0.663, diar_spk_count_acc=0.500, sep_si_snr=-22.142, loss=98.722, time=3.04 seconds, total_count=2
+[vm] 2026-11-30 04:22:47,300 (trainer:514) INFO: The model files were removed: exp/a/1epoch.pth
+"""
+
+
+def test_epoch_history_and_axes(tmp_path: Path):
+    log = tmp_path / "train.log"
+    log.write_text(LOG)
+    hist = epoch_history(log)
+    assert [e.epoch for e in hist] == [1, 2]
+    assert hist[0].sections["train"]["total_count"] == 2
+    assert hist[1].sections["valid"]["diar_der"] == pytest.approx(0.663)
+    assert training_start(log).second == 47
+    axes = epoch_axes(log)
+    assert axes[1]["steps"] == 2 and axes[2]["steps"] == 4
+    # 04:20:47.266 -> 04:21:19.260 and -> 04:22:47.266
+    assert axes[1]["minutes"] == pytest.approx(31.994 / 60)
+    assert axes[2]["minutes"] == pytest.approx(2.0)
+    assert axes[1]["valid_der"] == pytest.approx(69.4)
+    assert axes[2]["valid_k_acc"] == pytest.approx(50.0)
+    assert axes[1]["valid_si_snr"] == pytest.approx(-24.705)
+    assert axes[1]["valid_wer"] == pytest.approx(100.0)
+    assert axes[2]["valid_wer"] is None and axes[2]["valid_cer"] is None
+
+
+def test_resumed_log_keeps_last_line_and_missing_log(tmp_path: Path):
+    log = tmp_path / "train.log"
+    lines = LOG.splitlines()
+    log.write_text("\n".join(lines + [lines[7].replace("total_count=4", "total_count=5")]))
+    assert epoch_axes(log)[2]["steps"] == 5
+    with pytest.raises(DataFileError, match="nope.log: training log not found"):
+        epoch_history(tmp_path / "nope.log")
+    empty = tmp_path / "empty.log"
+    empty.write_text("no epochs\n")
+    assert epoch_axes(empty) == {} and training_start(empty) is None
+
+
+def test_pick_subset_is_seeded_and_sorted():
+    utts = [f"u{i:02d}" for i in range(20)]
+    a = pick_subset(utts, 5, seed=0)
+    assert a == sorted(a) and len(a) == 5 and a == pick_subset(utts[::-1], 5, seed=0)
+    assert a != pick_subset(utts, 5, seed=1)
+    assert pick_subset(utts, None, 0) == utts and pick_subset(utts, 50, 0) == utts
+    with pytest.raises(ValueError, match="max_utts"):
+        pick_subset(utts, 0, 0)
+
+
+@pytest.mark.parametrize("src", ["ref_dir", "dump_dir"])
+def test_subset_dir_is_a_valid_data_dir(src, request, tmp_path: Path):
+    ddir = load_data_dir(request.getfixturevalue(src))
+    out = write_subset_dir(ddir, ["test_mix000001"], tmp_path / "sub")
+    sub = load_data_dir(out)
+    assert sub.utts == ["test_mix000001"] and sub.num_spk["test_mix000001"] == 1
+    sub.check_complete()
+    assert "test_mix000000" not in (out / "rttm").read_text()
+    write_subset_dir(ddir, ["test_mix000000"], tmp_path / "sub")  # replaces the earlier one
+    assert load_data_dir(out).utts == ["test_mix000000"]
+
+
+def test_find_exp_dir_errors_name_the_dir(tmp_path: Path):
+    d = tmp_path / "exp_a"
+    with pytest.raises(DataFileError, match="exp_a: experiment dir not found"):
+        find_exp_dir(d)
+    d.mkdir()
+    with pytest.raises(DataFileError, match="exp_a: no config.yaml"):
+        find_exp_dir(d)
+    (d / "config.yaml").write_text("{}\n")
+    with pytest.raises(DataFileError, match="exp_a: no log/train.log"):
+        find_exp_dir(d)
+    (d / "log").mkdir()
+    (d / "log" / "train.log").write_text(LOG)
+    (d / "valid.loss.best.pth").write_bytes(b"")
+    with pytest.raises(DataFileError, match="exp_a: no <N>epoch.pth"):
+        find_exp_dir(d)
+    for n in (10, 2):
+        (d / f"{n}epoch.pth").write_bytes(b"")
+    exp = find_exp_dir(d)
+    assert exp.name == "exp_a" and list(exp.checkpoints) == [2, 10]
+
+
+def test_scores_row_takes_collar_0_and_none_for_missing_heads():
+    scores = {"der": [{"collar": 0.25, "der": 5.0}, {"collar": 0.0, "der": 9.0}],
+              "sisdr": None, "wer": {"wer": 50.0}, "cpwer": {"wer": 60.0},
+              "speaker_count": {"accuracy": 75.0}, "num_utts": 4}
+    row = scores_row(scores)
+    assert row == {"der": 9.0, "sisdri": None, "wer": 50.0, "cpwer": 60.0,
+                   "k_acc": 75.0, "num_utts": 4}
+
+
+def test_csv_table_and_plot(tmp_path: Path):
+    import matplotlib.image
+
+    rows, valid = [], {}
+    for m, off in (("a", 0.0), ("b", 5.0)):
+        valid[m] = {}
+        for ep in (1, 2, 3):
+            rows.append(dict(model=m, epoch=ep, steps=10 * ep, minutes=1.5 * ep,
+                             der=50 - 5 * ep + off, sisdri=float(ep), wer=None, cpwer=None,
+                             k_acc=60.0 + ep, num_utts=4, valid_der=40.0 - ep))
+            valid[m][ep] = dict(steps=10 * ep, minutes=1.5 * ep, valid_der=40.0 - ep,
+                                valid_k_acc=70.0, valid_si_snr=-3.0)
+    path = write_csv(rows, tmp_path / "curves.csv")
+    with open(path, newline="") as f:
+        got = list(csv.DictReader(f))
+    assert tuple(got[0]) == COLUMNS and len(got) == 6
+    assert got[0]["model"] == "a" and float(got[0]["der"]) == 45.0 and got[0]["wer"] == ""
+    table = format_table(rows)
+    assert len(table.splitlines()) == 7 and "k_acc" in table.splitlines()[0]
+    png = plot_curves(rows, valid, tmp_path / "curves.png")
+    img = matplotlib.image.imread(png)
+    assert img.shape[0] > 300 and img.shape[1] > 600  # 2 rows x 3 metrics (no WER)
+    assert img[..., :3].std() > 0.01  # not blank
