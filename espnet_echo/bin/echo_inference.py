@@ -24,23 +24,15 @@ the diarization and speaker heads only (no separated sources or transcripts for 
 """
 
 import argparse
-import logging
 from pathlib import Path
-
-import torch
 
 from espnet_echo.data.datadir import load_data_dir, log_notes
 from espnet_echo.inference.decode_dir import (
-    decode,
-    inference_stamp,
+    STAMP,  # noqa: F401  (re-exported: the stamp file of a hypothesis dir)
+    decode_data_dir,
     resolve_plda_file,
-    speech2echo_kwargs,
 )
-from espnet_echo.inference.speech2echo import Speech2Echo
 from espnet_echo.utils.cli import add_log_level_argument, exit_on_error, setup_logging
-from espnet_echo.utils.fileio import stamp_is_current, staged_dir, write_stamp
-
-STAMP = ".stamp.json"
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -93,18 +85,8 @@ def main(cmd=None) -> None:
     out = Path(args.output_dir)
     with exit_on_error("echo_inference"):
         args.plda_file = resolve_plda_file(args.diar_mode, args.plda_file, args.model_file)
-    stamp = inference_stamp(args, ddir)
-    if stamp_is_current(out, stamp, STAMP):
-        logging.info(f"{out} is up to date; skipped (remove it to re-decode)")
-        return
-    if args.num_threads > 0:
-        torch.set_num_threads(args.num_threads)
     with exit_on_error("echo_inference"):
-        echo = Speech2Echo(args.train_config, args.model_file, **speech2echo_kwargs(args))
-    with staged_dir(out, STAMP) as tmp:
-        info = decode(echo, ddir, args, tmp, out)
-    write_stamp(out, stamp, STAMP)
-    logging.info(f"{len(ddir.utts)} utterances -> {out}; RTF {info['rtf']:.4f}")
+        decode_data_dir(args, ddir, out)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ cuts it (:meth:`~espnet_echo.data.datadir.DataDir.read_audio`).
 import argparse
 import hashlib
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Dict, Optional, Union
@@ -22,7 +23,17 @@ import soundfile
 from espnet_echo.data.datadir import DataDir
 from espnet_echo.data.scp import entry_stamp
 from espnet_echo.inference.speech2echo import Speech2Echo
-from espnet_echo.utils.fileio import atomic_open, file_digest, write_kaldi_map
+from espnet_echo.utils.fileio import (
+    atomic_open,
+    file_digest,
+    stamp_is_current,
+    staged_dir,
+    write_kaldi_map,
+    write_stamp,
+)
+
+#: Stamp file of a hypothesis dir (what decoded it: checkpoint, config, audio, options).
+STAMP = ".stamp.json"
 
 #: Options that change the hypotheses (device and threads do not; ``chunk_batch`` does
 #: not either, but is stamped too, so that a changed option always decodes again).
@@ -169,4 +180,50 @@ def decode(
     }
     with atomic_open(tmp / "info.json") as f:
         json.dump(info, f, indent=2)
+    return info
+
+
+def decode_data_dir(
+    args: argparse.Namespace, ddir: DataDir, out: Union[Path, str]
+) -> Optional[Dict]:
+    """Decode ``ddir`` into ``out`` unless ``out``'s stamp says it is current.
+
+    The one decode-if-needed step of ``echo_inference`` and the learning-curve tool:
+    stamp check (:func:`inference_stamp`), threads, :class:`Speech2Echo`, :func:`decode`
+    into a staged dir swapped in whole (:func:`espnet_echo.utils.fileio.staged_dir`),
+    then the stamp.
+
+    Args:
+        args: ``echo_inference`` options (``train_config``, ``model_file``, the
+            decoding options, ``num_threads``).
+        ddir: The data dir.
+        out: Hypothesis dir.
+
+    Returns:
+        ``info.json``'s content, or None when ``out`` was up to date (skipped).
+
+    Raises:
+        ValueError: the checkpoint does not match the config (names both) or a bad
+            option.
+        DataFileError, AudioError: bad data (named).
+    """
+    import torch
+
+    out = Path(out)
+    stamp = inference_stamp(args, ddir)
+    if stamp_is_current(out, stamp, STAMP):
+        logging.info(f"{out} is up to date; skipped (remove it to re-decode)")
+        return None
+    if getattr(args, "num_threads", 0) > 0:
+        torch.set_num_threads(args.num_threads)
+    try:
+        echo = Speech2Echo(args.train_config, args.model_file, **speech2echo_kwargs(args))
+    except RuntimeError as e:
+        raise ValueError(
+            f"{args.model_file}: cannot be decoded with {args.train_config}: {e}"
+        ) from None
+    with staged_dir(out, STAMP) as tmp:
+        info = decode(echo, ddir, args, tmp, out)
+    write_stamp(out, stamp, STAMP)
+    logging.info(f"{len(ddir.utts)} utterances -> {out}; RTF {info['rtf']:.4f}")
     return info

@@ -47,16 +47,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from espnet_echo.bin.echo_inference import STAMP as DECODE_STAMP
 from espnet_echo.data.datadir import DataDir, load_data_dir
-from espnet_echo.inference.decode_dir import decode, inference_stamp, speech2echo_kwargs
-from espnet_echo.utils.fileio import (
-    DataFileError,
-    atomic_open,
-    stamp_is_current,
-    staged_dir,
-    write_stamp,
-)
+from espnet_echo.inference.decode_dir import decode_data_dir
+from espnet_echo.utils.fileio import DataFileError, atomic_open, staged_dir
 from espnet_echo.utils.train_log import epoch_history, training_start
 
 PathLike = Union[str, Path]
@@ -269,24 +262,10 @@ def decode_checkpoint(
             message names the checkpoint.
         DataFileError, AudioError: bad data (named).
     """
-    from espnet_echo.inference.speech2echo import Speech2Echo
-
     args = copy.copy(options)
     args.train_config, args.model_file = str(train_config), str(model_file)
     args.data_dir, args.output_dir = str(ddir.path), str(out)
-    stamp = inference_stamp(args, ddir)
-    if stamp_is_current(out, stamp, DECODE_STAMP):
-        logging.info(f"{out} is up to date; skipped")
-        return False
-    try:
-        echo = Speech2Echo(args.train_config, args.model_file, **speech2echo_kwargs(args))
-    except RuntimeError as e:
-        raise ValueError(f"{model_file}: cannot be decoded with {train_config}: {e}") from None
-    with staged_dir(out, DECODE_STAMP) as tmp:
-        info = decode(echo, ddir, args, tmp, Path(out))
-    write_stamp(out, stamp, DECODE_STAMP)
-    logging.info(f"{len(ddir.utts)} utterances -> {out}; RTF {info['rtf']:.4f}")
-    return True
+    return decode_data_dir(args, ddir, out) is not None
 
 
 def scores_row(scores: Dict) -> Dict[str, Optional[float]]:
