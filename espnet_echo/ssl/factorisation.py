@@ -94,23 +94,21 @@ def knn_accuracy(features: np.ndarray, labels: Sequence[str], k: int = 1) -> flo
 
 
 def chance_accuracy(labels: Sequence[str]) -> float:
-    """Expected leave-one-out accuracy of guessing the most frequent other label (%).
+    """Leave-one-out accuracy of a random guess drawn with the other items' labels (%).
 
-    Each item is guessed as the most frequent label among the other items (a tie is a
-    uniform draw among the tied labels, counted by its expectation).
+    Each item is guessed as the label of another item drawn uniformly, so the expected
+    hit rate is ``(n_c - 1) / (N - 1)`` for an item of class ``c``; for C balanced
+    classes this is about ``1 / C``.
     """
     labels = list(labels)
+    n = len(labels)
+    if n < 2:
+        return 0.0
     counts: Dict[str, int] = {}
     for lab in labels:
         counts[lab] = counts.get(lab, 0) + 1
-    correct = 0.0
-    for lab in labels:
-        counts[lab] -= 1
-        best = max(counts.values())
-        if counts[lab] == best:
-            correct += 1.0 / sum(v == best for v in counts.values())
-        counts[lab] += 1
-    return 100.0 * correct / max(len(labels), 1)
+    hits = sum((counts[lab] - 1) / (n - 1) for lab in labels)
+    return 100.0 * hits / n
 
 
 @dataclass
@@ -123,8 +121,8 @@ class FactorisationResult:
         content_id_content: ``C_con``, content ID from content features.
         content_id_spk: ``C_spk``, content ID from speaker embeddings.
         gap: ``((S_spk - S_con) + (C_con - C_spk)) / 2`` (points).
-        chance_speaker: Leave-one-out chance of speaker ID.
-        chance_content: Leave-one-out chance of content ID.
+        chance_speaker: Chance of speaker ID (:func:`chance_accuracy`).
+        chance_content: Chance of content ID.
         num_items: Items (clean sources).
         num_speakers: Distinct speakers.
         num_contents: Distinct transcripts.

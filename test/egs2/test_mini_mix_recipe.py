@@ -158,10 +158,17 @@ def test_ci_scale_training_learns(recipe):
     assert losses[-1] < losses[0] - 1.0, losses
     sisnr = [float(x) for x in re.findall(r"\[train\].*?sep_si_snr=([-\d.e+]+)", log)]
     assert sisnr[-1] > sisnr[0] + 3.0, sisnr
+    # the ArcFace speaker head learns its training speakers through the same trainer
+    spk = [float(x) for x in re.findall(r"\[train\].*?loss_spk=([-\d.e+]+)", log)]
+    assert len(spk) == len(losses) and spk[-1] < spk[0], spk
 
     table = (recipe / "RESULTS_ci.md").read_text()
     echo, trivial = _row(table, "echo_train_echo_ci/train"), _row(table, "one_speaker/train")
     assert float(echo[3]) < float(trivial[3])  # DER, collar 0
+    # stage 7 fitted a PLDA and decoded blind (ArcFace + VBx) too; stage 8 scored it
+    assert (recipe / "exp/echo_train_echo_ci/plda.npz").is_file()
+    vbx = _row(table, "echo_train_echo_ci+vbx/train")
+    assert 0.0 <= float(vbx[3]) <= 100.0 and vbx[10] != "-"  # DER, K accuracy
     dec = recipe / "exp/echo_train_echo_ci/decode_train"
     for path in dec.glob("spk*.scp"):
         assert path.read_text().strip()

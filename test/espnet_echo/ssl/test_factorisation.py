@@ -64,11 +64,13 @@ def test_knn_bad_input(x, labels, k, match):
 
 
 def test_chance_accuracy():
-    # balanced: leaving one out makes the others' majority the other labels
-    assert chance_accuracy(["a", "a", "b", "b"]) == 0.0
-    # 3 a + 1 b: each a sees a majority of a (2 vs 1) -> right; b sees 3 a -> wrong
-    assert chance_accuracy(["a", "a", "a", "b"]) == 75.0
-    # a tie among the others counts by its expectation
-    assert chance_accuracy(["a", "b", "c"]) == pytest.approx(0.0)
-    # each a sees a three-way tie (1/3); b and c see a majority of a
-    assert chance_accuracy(["a", "a", "b", "c"]) == pytest.approx(100 * (2 / 3) / 4)
+    # 2 balanced classes of 2: the other item of the same class is 1 of 3 -> 1/3
+    assert chance_accuracy(["a", "a", "b", "b"]) == pytest.approx(100 / 3)
+    # 3 a + 1 b: each a hits with 2/3, b with 0/3
+    assert chance_accuracy(["a", "a", "a", "b"]) == pytest.approx(100 * (3 * 2 / 3) / 4)
+    # all different: never right; one item: 0
+    assert chance_accuracy(["a", "b", "c"]) == 0.0
+    assert chance_accuracy(["a"]) == 0.0
+    # 21 balanced speakers x 12 items: about 1/21
+    labels = [f"s{i}" for i in range(21) for _ in range(12)]
+    assert chance_accuracy(labels) == pytest.approx(100 * 11 / 251)
