@@ -21,6 +21,9 @@ PLDA, VBx: :class:`espnet_echo.inference.speech2echo.Speech2Echo`) with the PLDA
 ``--plda_file``, by default ``<model dir>/plda.npz`` as ``espnet_echo.bin.fit_plda``
 writes it. Recordings longer than ``--chunk_s`` go through the model in chunks, with
 the diarization and speaker heads only (no separated sources or transcripts for them).
+
+``--dtype bfloat16|auto`` and ``--quantize int8`` trade precision for speed
+(:mod:`espnet_echo.inference.precision`); both are in the stamp (``dtype`` as resolved).
 """
 
 import argparse
@@ -72,6 +75,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk_batch", type=int, default=1, help="chunks per forward pass")
     p.add_argument("--tasks", nargs="+", default=None,
                    help="heads to run (e.g. diar sep); default: all the policy reads")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="float32",
+                   help="bfloat16: the forward pass under bf16 autocast (frontend, "
+                   "normalisation, separation waveform encoder/decoder stay fp32); an "
+                   "error where the device lacks bf16; auto: bfloat16 where supported, "
+                   "else float32")
+    p.add_argument("--quantize", choices=("none", "int8"), default="none",
+                   help="int8: dynamic int8 quantisation of every nn.Linear (CPU, with "
+                   "--dtype float32)")
     p.add_argument("--num_threads", type=int, default=0, help="torch threads (0: keep)")
     add_log_level_argument(p)
     return p

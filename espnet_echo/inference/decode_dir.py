@@ -22,6 +22,7 @@ import soundfile
 
 from espnet_echo.data.datadir import DataDir
 from espnet_echo.data.scp import entry_stamp
+from espnet_echo.inference.precision import resolve_dtype
 from espnet_echo.inference.speech2echo import Speech2Echo
 from espnet_echo.utils.fileio import (
     atomic_open,
@@ -37,19 +38,24 @@ STAMP = ".stamp.json"
 
 #: Options that change the hypotheses (device and threads do not; ``chunk_batch`` does
 #: not either, but is stamped too, so that a changed option always decodes again).
+#: ``dtype`` is stamped as resolved (``auto`` -> ``float32`` or ``bfloat16``); ``dtype``
+#: and ``quantize`` only when not at their defaults (:data:`OPTION_DEFAULTS`), so that
+#: the fp32 hypothesis dirs stamped before these options existed stay current.
 DECODING_OPTIONS = (
     "fs", "resample", "diar_threshold", "min_speaker_sec", "beam_size", "ctc_weight",
     "diar_mode", "num_speakers", "min_speakers", "max_speakers", "vbx_threshold",
     "loopP", "Fa", "Fb", "min_speech_share", "chunk_s", "chunk_hop_s", "chunk_batch",
-    "tasks",
+    "tasks", "dtype", "quantize",
 )
 #: The options of :class:`Speech2Echo` that ``echo_inference`` passes on by name.
 SPEECH2ECHO_OPTIONS = (
     "device", "fs", "diar_threshold", "min_speaker_sec", "beam_size", "ctc_weight",
     "diar_mode", "plda_file", "num_speakers", "min_speakers", "max_speakers",
     "vbx_threshold", "loopP", "Fa", "Fb", "min_speech_share", "chunk_s", "chunk_hop_s",
-    "chunk_batch", "tasks",
+    "chunk_batch", "tasks", "dtype", "quantize",
 )
+#: Defaults of options that a namespace of an older caller may lack.
+OPTION_DEFAULTS = {"dtype": "float32", "quantize": "none"}
 #: Where ``fit_plda`` writes the PLDA of a model, next to its checkpoint.
 DEFAULT_PLDA = "plda.npz"
 
@@ -89,7 +95,7 @@ def resolve_plda_file(
 
 def speech2echo_kwargs(args: argparse.Namespace) -> Dict:
     """Keyword arguments of :class:`Speech2Echo` from ``echo_inference``'s options."""
-    return {k: getattr(args, k) for k in SPEECH2ECHO_OPTIONS}
+    return {k: getattr(args, k, OPTION_DEFAULTS.get(k)) for k in SPEECH2ECHO_OPTIONS}
 
 
 def inference_stamp(args: argparse.Namespace, ddir: DataDir) -> Dict:
@@ -101,9 +107,13 @@ def inference_stamp(args: argparse.Namespace, ddir: DataDir) -> Dict:
 
     Returns:
         The stamp (JSON-ready; with the PLDA's digest when ``args.plda_file`` is set, so
-        resolve it first with :func:`resolve_plda_file`). A pipe entry has no knowable
-        input, so its stamp differs on every run and a dir with pipes is always decoded
-        again.
+        resolve it first with :func:`resolve_plda_file`; ``dtype`` resolved by
+        :func:`~espnet_echo.inference.precision.resolve_dtype`). A pipe entry has no
+        knowable input, so its stamp differs on every run and a dir with pipes is
+        always decoded again.
+
+    Raises:
+        ValueError: ``dtype bfloat16`` on a device without bf16 support.
     """
     audio = hashlib.sha256()
     for rec, entry in ddir.recordings.items():
@@ -116,8 +126,15 @@ def inference_stamp(args: argparse.Namespace, ddir: DataDir) -> Dict:
         "train_config": file_digest(args.train_config),
         "wav_scp": file_digest(ddir.path / "wav.scp"),
         "audio": audio.hexdigest(),
-        "options": {k: getattr(args, k) for k in DECODING_OPTIONS},
+        "options": {
+            k: getattr(args, k, OPTION_DEFAULTS.get(k)) for k in DECODING_OPTIONS
+        },
     }
+    options = out["options"]
+    options["dtype"] = resolve_dtype(options["dtype"], getattr(args, "device", "cpu"))
+    for k, default in OPTION_DEFAULTS.items():  # stamps from before these options
+        if options[k] == default:  # stay current for the default (fp32) decodes
+            del options[k]
     if ddir.segments is not None:
         out["segments"] = file_digest(ddir.path / "segments")
     if getattr(args, "plda_file", None) is not None:

@@ -19,6 +19,15 @@ from espnet_echo.cluster.vbx import VBx, resolve_num_speakers
 from espnet_echo.heads.abs_head import HeadOutput
 from espnet_echo.inference.blind_diar import BlindDiarResult, blind_diarize, speech_and_count
 from espnet_echo.inference.chunking import chunk_starts, link_slots, stitch_frames
+from espnet_echo.inference.precision import (
+    autocast,
+    check_quantize,
+    fp32_islands,
+    keep_fp32,
+    outputs_to_float32,
+    quantize_linear,
+    resolve_dtype,
+)
 from espnet_echo.tasks.echo import EchoTask
 from espnet_echo.utils.archive import check_archive
 
@@ -153,12 +162,21 @@ class Speech2Echo:
         tasks: Heads to run (task names, e.g. ``["diar", "sep"]``); None: every head
             the policy reads (the speaker head only for ``vbx``). ``vbx`` adds the
             diarization and speaker heads.
+        dtype: ``"float32"`` (default), ``"bfloat16"`` (the forward pass under bf16
+            autocast; frontend, normalisation, the separation head's waveform
+            encoder/decoder and the heads' search (``decode``) stay fp32) or ``"auto"`` (bfloat16 where the device
+            supports it, else float32); see :mod:`espnet_echo.inference.precision`.
+            ``self.dtype`` is the resolved one.
+        quantize: ``"none"`` (default) or ``"int8"``: every ``nn.Linear`` dynamically
+            quantised to int8 (CPU, with float32 only).
 
     Raises:
         RuntimeError: the checkpoint does not match the config.
-        ValueError: a bad option; ``vbx`` without a diarization (activity) head, a
-            speaker head or ``plda_file``, or with a PLDA whose dimension is not the
-            head's ``embed_dim`` (naming the file); an unknown task.
+        ValueError: a bad option (``dtype bfloat16`` on a device without bf16
+            support, ``quantize int8`` with bf16 or off CPU); ``vbx`` without a
+            diarization (activity) head, a speaker head or ``plda_file``, or with a
+            PLDA whose dimension is not the head's ``embed_dim`` (naming the file);
+            an unknown task.
         DataFileError: an unreadable PLDA file (naming it).
     """
 
@@ -189,12 +207,23 @@ class Speech2Echo:
         chunk_hop_s: Optional[float] = None,
         chunk_batch: int = 1,
         tasks: Optional[Sequence[str]] = None,
+        dtype: str = "float32",
+        quantize: str = "none",
     ):
         if diar_mode not in DIAR_MODES:
             raise ValueError(f"diar_mode must be one of {DIAR_MODES}, got {diar_mode!r}")
         if chunk_batch < 1:
             raise ValueError(f"chunk_batch must be >= 1, got {chunk_batch}")
+        #: Resolved precision: ``"float32"`` or ``"bfloat16"``.
+        self.dtype = resolve_dtype(dtype, device)
+        check_quantize(quantize, self.dtype, device)
+        self.quantize = quantize
         model, args = load_model(train_config, model_file, device)
+        if self.dtype == "bfloat16":
+            for obj, method in fp32_islands(model):
+                keep_fp32(obj, method, torch.device(device).type)
+        if quantize == "int8":
+            quantize_linear(model)
         self.model = model
         self.args = args
         self.device = device
@@ -365,12 +394,20 @@ class Speech2Echo:
         else:
             x = torch.from_numpy(speech)[None].to(self.device)
             x_lens = torch.tensor([x.shape[1]], device=self.device)
-            outputs = self.model.infer(x, x_lens, dict(self.options, tasks=self.tasks))
+            outputs = self._infer(x, x_lens, dict(self.options, tasks=self.tasks))
             out = {
                 k: v for task, o in outputs.items() if task in self.tasks
                 for k, v in o.items()
             }
         return self.postprocess(out, duration=len(speech) / self.fs, name=name)
+
+    def _infer(
+        self, x: torch.Tensor, x_lens: torch.Tensor, options: Dict
+    ) -> Dict[str, HeadOutput]:
+        """``model.infer`` in ``self.dtype``; floating outputs are float32."""
+        with autocast(self.dtype, self.device):
+            outputs = self.model.infer(x, x_lens, options)
+        return outputs_to_float32(outputs) if self.dtype != "float32" else outputs
 
     def _infer_chunked(self, speech: np.ndarray) -> HeadOutput:
         """Frame-level outputs of a long recording, chunk by chunk, stitched.
@@ -401,7 +438,7 @@ class Speech2Echo:
             part = [speech[s:s + self.chunk_samples] for s in group]
             x = torch.from_numpy(np.stack(part))
             x_lens = torch.full((len(part),), x.shape[1])
-            outputs = self.model.infer(x.to(self.device), x_lens.to(self.device), options)
+            outputs = self._infer(x.to(self.device), x_lens.to(self.device), options)
             flat = {
                 k: v for task, o in outputs.items() if task in self.chunk_tasks
                 for k, v in o.items()
