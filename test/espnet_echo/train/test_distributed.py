@@ -1,0 +1,143 @@
+"""A 2-process distributed (DDP, gloo, CPU) training run through ESPnet's own mechanism.
+
+ESPnet's ``AbsTask.main`` cannot spawn CPU workers itself: with
+``--multiprocessing_distributed true`` it asserts ``args.ngpu > 1`` before spawning one
+process per GPU, and ``resolve_distributed_mode`` turns the flag off for ``--ngpu 0``.
+The CPU route it does support is the one ``espnet2.bin.launch`` takes for CPU jobs (its
+``--host`` and slurm/mpi modes with ``--ngpu 0``): one process per rank, each started
+with ``--multiprocessing_distributed false --dist_rank R --dist_world_size W
+--dist_backend gloo`` and a shared init method (case "d" of
+``espnet2.train.distributed_utils.resolve_distributed_mode``). The test starts the two
+ranks itself that way, on a tiny EchoTask model (Echo ViT encoder + EEND head) and four
+generated 1 s mixtures: 2 steps of 2 mixtures, one per rank (ESPnet's batch sampler
+gives rank r the slice ``batch[r::world_size]``).
+
+Each rank runs ``espnet_echo.bin.echo_train``'s EchoTask under a wrapper that saves the
+model's parameters before and after ``Trainer.run``: both ranks ran, their parameters
+are identical after training (DDP kept them in sync) and differ from the start (the
+steps did update them), and rank 0's checkpoint holds the same parameters.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+FS = 8000
+WORLD = 2
+
+TINY = [
+    "--frontend_conf", "fs=8000", "--frontend_conf", "n_fft=128",
+    "--frontend_conf", "hop_length=64", "--frontend_conf", "n_mels=16",
+    "--encoder", "echo_vit", "--encoder_conf", "output_size=32",
+    "--encoder_conf", "num_blocks=2", "--encoder_conf", "attention_heads=2",
+    "--encoder_conf", "linear_units=32",
+    "--diar_head", "eend", "--asr_head", "none", "--sep_head", "none",
+    "--num_spk", "2",
+]
+
+RUNNER = textwrap.dedent(
+    """
+    import sys, torch
+    from espnet2.train.trainer import Trainer
+    from espnet_echo.tasks.echo import EchoTask
+
+    dump, rank = sys.argv[1], sys.argv[2]
+    _run = Trainer.run.__func__
+
+    def run(cls, model, *args, **kwargs):
+        state = lambda: {k: v.detach().clone() for k, v in model.state_dict().items()}
+        torch.save(state(), f"{dump}/rank{rank}_init.pth")
+        _run(cls, model, *args, **kwargs)
+        torch.save(state(), f"{dump}/rank{rank}_final.pth")
+
+    Trainer.run = classmethod(run)
+    EchoTask.main(cmd=sys.argv[3:])
+    """
+)
+
+
+def _data(root: Path, n: int = 4):
+    """n one-second two-speaker noise mixtures: wav.scp, espnet_rttm, speech_shape."""
+    rng = np.random.default_rng(0)
+    (root / "wav").mkdir(parents=True)
+    wav, rttm, shape = [], [], []
+    for i in range(n):
+        utt = f"mix{i}"
+        path = root / "wav" / f"{utt}.wav"
+        sf.write(path, 0.1 * rng.standard_normal(FS).astype(np.float32), FS)
+        wav.append(f"{utt} {path}")
+        rttm += [f"SPEAKER {utt} 1 0 5000 <NA> <NA> s{i}a <NA>",
+                 f"SPEAKER {utt} 1 3000 8000 <NA> <NA> s{i}b <NA>",
+                 f"END {utt} <NA> <NA> {FS} <NA> <NA> <NA> <NA>"]
+        shape.append(f"{utt} {FS}")
+    for name, lines in (("wav.scp", wav), ("espnet_rttm", rttm), ("speech_shape", shape)):
+        (root / name).write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_two_process_gloo_ddp_step(tmp_path):
+    data = _data(tmp_path / "data")
+    out, dump = tmp_path / "exp", tmp_path / "dump"
+    dump.mkdir()
+    runner = tmp_path / "runner.py"
+    runner.write_text(RUNNER)
+    init = tmp_path / "dist_init"  # shared-file init, as espnet2.bin.launch uses off-node
+    common = [
+        "--output_dir", str(out), *TINY,
+        "--train_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
+        "--train_data_path_and_name_and_type", f"{data}/espnet_rttm,spk_labels,rttm",
+        "--valid_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
+        "--valid_data_path_and_name_and_type", f"{data}/espnet_rttm,spk_labels,rttm",
+        "--train_shape_file", f"{data}/speech_shape",
+        "--valid_shape_file", f"{data}/speech_shape",
+        "--batch_type", "unsorted", "--batch_size", "2", "--max_epoch", "1",
+        "--num_workers", "0", "--num_att_plot", "0", "--seed", "0",
+        "--optim", "adam", "--optim_conf", "lr=0.01",
+        "--ngpu", "0", "--multiprocessing_distributed", "false",
+        "--dist_backend", "gloo", "--dist_init_method", f"file://{init}",
+        "--dist_world_size", str(WORLD),
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("RANK", None), env.pop("WORLD_SIZE", None), env.pop("LOCAL_RANK", None)
+    procs = []
+    for rank in range(WORLD):
+        log = open(tmp_path / f"rank{rank}.log", "w")
+        procs.append(subprocess.Popen(
+            [sys.executable, str(runner), str(dump), str(rank), *common,
+             "--dist_rank", str(rank)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path))
+    codes = []
+    for p in procs:
+        try:
+            codes.append(p.wait(timeout=150))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            raise
+    logs = [(tmp_path / f"rank{r}.log").read_text() for r in range(WORLD)]
+    assert codes == [0] * WORLD, "\n\n".join(l[-3000:] for l in logs)
+
+    # rank 0 logs as rank 0 of a 2-process world (ESPnet's "[host:0/2]" prefix) and ran
+    # the epoch's 2 steps
+    assert re.search(rf":0/{WORLD}\] .*1epoch results: \[train\] .*total_count=2,", logs[0]), \
+        logs[0][-3000:]
+    ckpt = out / "1epoch.pth"
+    assert ckpt.exists() and (out / "valid.loss.best.pth").exists()
+    init0, init1 = (torch.load(dump / f"rank{r}_init.pth") for r in range(WORLD))
+    final = [torch.load(dump / f"rank{r}_final.pth") for r in range(WORLD)]
+    assert final[0].keys() == final[1].keys() == init0.keys()
+    for key in final[0]:
+        assert torch.equal(final[0][key], final[1][key]), f"ranks diverged at {key}"
+    changed = [k for k in init0 if not torch.equal(init0[k], final[0][k])]
+    assert changed, "no parameter moved: the steps did not run"
+    saved = torch.load(ckpt)
+    for key in final[0]:
+        assert torch.equal(saved[key], final[0][key]), key
