@@ -164,9 +164,9 @@ class Speech2Echo:
             diarization and speaker heads.
         dtype: ``"float32"`` (default), ``"bfloat16"`` (the forward pass under bf16
             autocast; frontend, normalisation, the separation head's waveform
-            encoder/decoder and the heads' search (``decode``) stay fp32) or ``"auto"`` (bfloat16 where the device
-            supports it, else float32); see :mod:`espnet_echo.inference.precision`.
-            ``self.dtype`` is the resolved one.
+            encoder/decoder and the heads' search (``decode``) stay fp32) or
+            ``"auto"`` (bfloat16 where the device supports it, else float32); see
+            :mod:`espnet_echo.inference.precision`. ``self.dtype`` is the resolved one.
         quantize: ``"none"`` (default) or ``"int8"``: every ``nn.Linear`` dynamically
             quantised to int8 (CPU, with float32 only).
 
