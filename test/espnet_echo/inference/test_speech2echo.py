@@ -633,3 +633,15 @@ def test_chunk_batch_runs_several_chunks_per_forward_with_bounded_input(model_di
         assert len(shapes) == (6 if batch == 1 else 3)
     torch.testing.assert_close(outs[1, "float32"], outs[3, "float32"], atol=1e-5, rtol=1e-4)
     assert (outs[3, "bfloat16"] - outs[1, "float32"]).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("dtype, quantize", [("bfloat16", "none"), ("float32", "int8")])
+def test_vbx_mode_in_bf16_and_int8(diar_spk_dir, bf16_everywhere, dtype, quantize):
+    """Speaker frames come back fp32; the speaker head's embed runs outside autocast."""
+    audio = np.random.RandomState(10).randn(16000 * 12).astype(np.float32) * 0.1
+    echo = Speech2Echo(diar_spk_dir / "config.yaml", diar_spk_dir / "model.pth",
+                       diar_mode="vbx", plda_file=diar_spk_dir / "plda.npz",
+                       diar_threshold=0.0, num_speakers=2, chunk_s=5.0, chunk_batch=2,
+                       dtype=dtype, quantize=quantize)
+    res = echo(audio)
+    assert res.num_spk == 2 and {k for _, _, k in res.segments} == {0, 1}
