@@ -1,0 +1,1 @@
+../../TEMPLATE/echo1/path.sh
