@@ -155,7 +155,8 @@ def decode(
         out: Final hypothesis dir (``spk{n}.scp`` entries point under it).
 
     Returns:
-        ``info.json`` content: ``rtf``, ``audio_sec``, ``encoder_params``, ``num_utts``.
+        ``info.json`` content: ``rtf``, ``audio_sec``, ``encoder_params``, ``num_utts``,
+        ``dtype`` (resolved) and ``quantize``.
 
     Raises:
         DataFileError, AudioError: a bad entry, segment or audio, naming ``file:line``.
@@ -194,6 +195,8 @@ def decode(
         "audio_sec": audio_sec,
         "encoder_params": sum(p.numel() for p in echo.model.encoder.parameters()),
         "num_utts": len(ddir.utts),
+        "dtype": echo.dtype,
+        "quantize": echo.quantize,
     }
     with atomic_open(tmp / "info.json") as f:
         json.dump(info, f, indent=2)

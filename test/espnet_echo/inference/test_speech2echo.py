@@ -608,6 +608,7 @@ def test_precision_options_are_in_the_stamp(model_dir, bf16_everywhere, one_wav_
     second = (out / "info.json").stat().st_mtime_ns
     assert second != first
     assert json.loads((out / ".stamp.json").read_text())["options"]["dtype"] == "bfloat16"
+    assert json.loads((out / "info.json").read_text())["dtype"] == "bfloat16"
     echo_inference.main(decode_args(model_dir, one_wav_data, out, "--dtype", "bfloat16"))
     assert (out / "info.json").stat().st_mtime_ns == second  # auto resolved: same decode
     echo_inference.main(decode_args(model_dir, one_wav_data, out, "--quantize", "int8"))
