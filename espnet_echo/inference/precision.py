@@ -59,10 +59,10 @@ QUANTIZE = ("none", "int8")
 
 
 def bf16_supported(device: str = "cpu") -> bool:
-    """Whether ``device`` runs bf16 matmuls natively (not emulated).
+    """Whether ``device`` has a bf16 matmul path (no slow scalar fallback).
 
-    CPU: oneDNN's own check (``torch.ops.mkldnn._is_mkldnn_bf16_supported``: AVX512-BF16,
-    AMX or AVX512 core with bf16 emulation that oneDNN accepts), else
+    CPU: oneDNN's own check (``torch.ops.mkldnn._is_mkldnn_bf16_supported``: true with
+    AVX512-BF16 or AMX, and also on AVX512 cores where oneDNN emulates bf16), else
     ``torch.cpu._is_avx512_bf16_supported``. CUDA: ``torch.cuda.is_bf16_supported``.
     Other devices: False.
     """
