@@ -55,7 +55,10 @@ probe=true           # linear probes (speaker ID, CTC) of random-init and pretra
 probe_max_utts=300   # training mixtures whose clean sources the probes use
 train_configs=""     # space-separated model configs; one model per config
 train_args=""        # extra args for every training run, e.g. "--max_epoch 1"
-ngpu=0
+ngpu=0               # GPUs per node; > 1: ESPnet's trainer spawns one DDP process per GPU
+num_nodes=1          # nodes of pretraining and training; > 1 needs --dist_launcher
+dist_launcher=""     # empty: run here; slurm or mpi: start stages 5-6 through espnet2.bin.launch
+cuda_cmd=""          # Kaldi-style job script given to espnet2.bin.launch --cmd; empty: slurm.pl (slurm), queue.pl (mpi)
 # Inference / scoring
 inference_args=""    # extra args for every espnet_echo.bin.echo_inference job
 inference_nj=2       # parallel decoding jobs per test set (at most one per recording)
@@ -97,7 +100,10 @@ Options:
     # Training (stage 6)
     --train_configs    # Model configs, space-separated; one model per config; required (default="${train_configs}").
     --train_args       # Extra args of every training run, e.g. "--max_epoch 1" (default="${train_args}").
-    --ngpu             # GPUs of pretraining and training (default="${ngpu}").
+    --ngpu             # GPUs per node of pretraining and training; > 1: one DDP process per GPU (default="${ngpu}").
+    --num_nodes        # Nodes of pretraining and training; > 1 needs --dist_launcher (default="${num_nodes}").
+    --dist_launcher    # Empty: run stages 5-6 here; slurm or mpi: through espnet2.bin.launch (default="${dist_launcher}").
+    --cuda_cmd         # Job script of espnet2.bin.launch --cmd; empty: slurm.pl (slurm), queue.pl (mpi) (default="${cuda_cmd}").
     # Inference and scoring (stages 7-8)
     --inference_args   # Extra args of every espnet_echo.bin.echo_inference job (default="${inference_args}").
     --inference_nj     # Parallel decoding jobs per set, at most one per recording (default="${inference_nj}").
@@ -116,6 +122,21 @@ if [ $# -ne 0 ]; then
     exit 2
 fi
 [ -n "${train_configs}" ] || { log "ERROR: --train_configs is empty (see $0 --help)"; exit 1; }
+case "${dist_launcher}" in
+    "") [ "${num_nodes}" -le 1 ] || { log "ERROR: --num_nodes ${num_nodes} needs --dist_launcher slurm or mpi"; exit 2; } ;;
+    slurm) [ -n "${cuda_cmd}" ] || cuda_cmd=slurm.pl ;;
+    mpi) [ -n "${cuda_cmd}" ] || cuda_cmd=queue.pl ;;
+    *) log "ERROR: --dist_launcher takes slurm or mpi (or empty), got '${dist_launcher}'"; exit 2 ;;
+esac
+if [ -n "${dist_launcher}" ]; then
+    # espnet2.bin.launch picks srun for a slurm.pl --cmd and mpirun for any other
+    # script except run.pl/ssh.pl, which cannot submit to other nodes
+    case "$(basename "${cuda_cmd%% *}")" in
+        slurm.pl) [ "${dist_launcher}" = slurm ] || { log "ERROR: --dist_launcher ${dist_launcher} with --cuda_cmd ${cuda_cmd}: espnet2.bin.launch starts a slurm.pl job with srun"; exit 2; } ;;
+        run.pl|ssh.pl) [ "${num_nodes}" -le 1 ] || { log "ERROR: --cuda_cmd ${cuda_cmd} cannot submit to other nodes (--num_nodes ${num_nodes})"; exit 2; } ;;
+        *) [ "${dist_launcher}" = mpi ] || [ "${num_nodes}" -le 1 ] || { log "ERROR: --dist_launcher slurm needs a slurm.pl --cuda_cmd, got ${cuda_cmd}"; exit 2; } ;;
+    esac
+fi
 dumpdir=dump/raw
 token_dir=data/token_list/${token_type}
 [ "${token_type}" = bpe ] && token_dir=data/token_list/bpe_${bpemode}${nbpe}
@@ -131,6 +152,42 @@ spk_list=data/spk_list/spk_list.txt
 has_spk_head() { [ -n "$(conf_value "$1" spk_head)" ]; }
 # shellcheck disable=SC2206
 py=(${python})
+
+run_train() {  # run_train <exp dir> <log> <python -m module and its args...>
+    # Stages 5-6. Here: the trainer with --ngpu and --multiprocessing_distributed true
+    # (ESPnet's default is false, which would make --ngpu > 1 DataParallel; true makes it
+    # one DDP process per GPU and is a no-op for --ngpu 0/1), output to <log>. With
+    # --dist_launcher: espnet2.bin.launch as ESPnet's asr.sh starts it (--cmd, --num_nodes,
+    # shared-file init under <exp dir>; it adds --ngpu, --multiprocessing_distributed true,
+    # --dist_launcher and the init method itself); the job script writes <log> and the
+    # launcher's own output goes to <log dir>/launch.log.
+    local dir=$1 logfile=$2
+    shift 2
+    if [ -z "${dist_launcher}" ]; then
+        # the options go right after the module name, so --train_args/--pretrain_args
+        # still override them
+        local cmd=() arg after_m=false
+        for arg in "$@"; do
+            cmd+=("${arg}")
+            if [ "${after_m}" = true ]; then
+                cmd+=(--ngpu "${ngpu}" --multiprocessing_distributed true)
+                after_m=done
+            elif [ "${after_m}" = false ] && [ "${arg}" = -m ]; then
+                after_m=true
+            fi
+        done
+        "${cmd[@]}" > "${logfile}" 2>&1
+    else
+        local jobname=${logfile}
+        if echo "${cuda_cmd}" | grep -q -e queue.pl -e queue-freegpu.pl; then
+            jobname=$(basename "${dir}")  # SGE job names take no "/"
+        fi
+        "${py[@]}" -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${jobname}" \
+            --log "${logfile}" --ngpu "${ngpu}" --num_nodes "${num_nodes}" \
+            --init_file_prefix "${dir}/.dist_init_" --multiprocessing_distributed true \
+            -- "$@" > "$(dirname "${logfile}")/launch.log" 2>&1
+    fi
+}
 
 data_opts() {  # data triples of one dump dir: $1=train|valid $2=dir [$3=config]
     local kind=$1 dir=$2 config=${3:-} n
@@ -314,13 +371,14 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ] && [ -n "${pretrain_configs
             log "  ${dir} is trained; skipped (remove it to retrain)"
         else
             # shellcheck disable=SC2086
-            "${py[@]}" -m espnet_echo.bin.jepa_train --config "${config}" --ngpu "${ngpu}" \
+            run_train "${dir}" "${dir}/log/train.log" \
+                "${py[@]}" -m espnet_echo.bin.jepa_train --config "${config}" \
                 --normalize global_mvn --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
                 --train_data_path_and_name_and_type "${dumpdir}/${train_set}_ssl/wav.scp,speech,sound" \
                 --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}_ssl/wav.scp,speech,sound" \
                 --train_shape_file "${dumpdir}/${train_set}_ssl/speech_shape" \
                 --valid_shape_file "${dumpdir}/${valid_set}_ssl/speech_shape" \
-                --resume true --output_dir "${dir}" ${pretrain_args} > "${dir}/log/train.log" 2>&1 \
+                --resume true --output_dir "${dir}" ${pretrain_args} \
                 || { log "ERROR: pretraining failed; see ${dir}/log/train.log"; tail -n 30 "${dir}/log/train.log"; exit 1; }
         fi
     done
@@ -376,14 +434,15 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
             spk_opts="--spk_list ${spk_list}"
         fi
         # shellcheck disable=SC2046,SC2086
-        "${py[@]}" -m espnet_echo.bin.echo_train --config "${config}" ${token_opts} \
-            --num_spk "${num_spk}" --ngpu "${ngpu}" ${spk_opts} \
+        run_train "${dir}" "${dir}/log/train.log" \
+            "${py[@]}" -m espnet_echo.bin.echo_train --config "${config}" ${token_opts} \
+            --num_spk "${num_spk}" ${spk_opts} \
             --normalize global_mvn --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
             $(data_opts train "${dumpdir}/${train_set}" "${config}") \
             $(data_opts valid "${dumpdir}/${valid_set}" "${config}") \
             --train_shape_file "${stats_dir}/train/speech_shape" \
             --valid_shape_file "${stats_dir}/valid/speech_shape" \
-            --resume true --output_dir "${dir}" ${train_args} > "${dir}/log/train.log" 2>&1 \
+            --resume true --output_dir "${dir}" ${train_args} \
             || { log "ERROR: training failed; see ${dir}/log/train.log"; tail -n 30 "${dir}/log/train.log"; exit 1; }
     done
 fi

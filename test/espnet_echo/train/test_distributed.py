@@ -141,3 +141,109 @@ def test_two_process_gloo_ddp_step(tmp_path):
     saved = torch.load(ckpt)
     for key in final[0]:
         assert torch.equal(saved[key], final[0][key]), key
+
+
+# A stand-in for Kaldi's slurm.pl + srun on one machine: espnet2.bin.launch runs
+# `slurm.pl --gpu G --num_threads T --num_nodes N LOG srun --export=ALL CMD...`; this
+# starts N copies of CMD as the N tasks of one step (the SLURM_* variables ESPnet's
+# distributed_utils reads: one task per node), each writing LOG.<task>, and LOG.
+FAKE_SLURM = """#!/usr/bin/env bash
+nodes=1
+while [[ "$1" == --* ]]; do
+    [ "$1" = --num_nodes ] && nodes=$2
+    shift 2
+done
+log=$1; shift
+[ "$1" = srun ] || { echo "expected srun, got $1" >&2; exit 1; }
+shift; [ "$1" = --export=ALL ] && shift
+pids=()
+for ((i = 0; i < nodes; i++)); do
+    SLURM_PROCID=$i SLURM_NTASKS=$nodes SLURM_STEP_NUM_NODES=$nodes SLURM_NODEID=$i \\
+    SLURM_LOCALID=0 SLURM_STEP_NODELIST=localhost "$@" > "$log.$i" 2>&1 &
+    pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+cat "$log".* > "$log"
+exit $rc
+"""
+
+CONFIG = """\
+frontend_conf: {fs: 8000, n_fft: 128, hop_length: 64, n_mels: 16}
+encoder: echo_vit
+encoder_conf: {output_size: 32, num_blocks: 2, attention_heads: 2, linear_units: 32}
+diar_head: eend
+asr_head: none
+sep_head: none
+optim: adam
+optim_conf: {lr: 0.01}
+batch_type: unsorted
+batch_size: 2
+max_epoch: 1
+num_workers: 0
+num_att_plot: 0
+"""
+
+
+def _recipe(root: Path) -> Path:
+    """A recipe dir holding what echo.sh's stage 6 reads: dump/raw/{train,dev}, the
+    token list and exp/stats_fbank (speech_shape, feats_stats.npz)."""
+    main = Path(__file__).resolve().parents[3]
+    for name in ("echo.sh", "path.sh", "utils"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).symlink_to(main / "egs2/TEMPLATE/echo1" / name)
+    for dset in ("train", "dev"):
+        d = _data(root / "dump/raw" / dset)
+        utts = [line.split()[0] for line in (d / "wav.scp").read_text().splitlines()]
+        wavs = dict(line.split() for line in (d / "wav.scp").read_text().splitlines())
+        (d / "speech_ref.scp").write_text("".join(f"{u} {wavs[u]} {wavs[u]}\n" for u in utts))
+        (d / "utt2num_spk").write_text("".join(f"{u} 2\n" for u in utts))
+        for n in (1, 2):
+            (d / f"text_spk{n}").write_text("".join(f"{u} A B\n" for u in utts))
+        stats = root / "exp/stats_fbank" / ("train" if dset == "train" else "valid")
+        stats.mkdir(parents=True)
+        (stats / "speech_shape").write_text((d / "speech_shape").read_text())
+    np.savez(root / "exp/stats_fbank/train/feats_stats.npz", count=np.array(100),
+             sum=np.zeros(16), sum_square=np.full(16, 100.0))
+    tokens = root / "data/token_list/char"
+    tokens.mkdir(parents=True)
+    (tokens / "tokens.txt").write_text("<blank>\n<unk>\nA\nB\n<space>\n<sos/eos>\n")
+    (root / "conf").mkdir()
+    (root / "conf/tiny.yaml").write_text(CONFIG)
+    return root
+
+
+def test_echo_sh_stage6_two_nodes_through_espnet_launch(tmp_path):
+    """echo.sh --dist_launcher slurm --num_nodes 2 --ngpu 0: stage 6 goes through
+    espnet2.bin.launch (slurm branch: srun, --dist_launcher slurm, shared-file init,
+    gloo for --ngpu 0) into `python -m espnet_echo.bin.echo_train`, 2 CPU ranks."""
+    recipe = _recipe(tmp_path / "recipe")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "slurm.pl").write_text(FAKE_SLURM)
+    (bin_dir / "slurm.pl").chmod(0o755)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{bin_dir}:{os.environ['PATH']}")
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    env.update(VIRTUAL_ENV=str(Path(sys.executable).parent.parent))
+    proc = subprocess.run(
+        ["./echo.sh", "--stage", "6", "--stop_stage", "6", "--num_spk", "2",
+         "--token_type", "char", "--train_configs", "conf/tiny.yaml",
+         "--python", sys.executable, "--ngpu", "0", "--num_nodes", "2",
+         "--dist_launcher", "slurm"],
+        cwd=recipe, env=env, capture_output=True, text=True, timeout=200)
+    exp = recipe / "exp/echo_tiny"
+    logs = {p.name: p.read_text() for p in (exp / "log").glob("*")}
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-2000:],
+                                  {k: v[-3000:] for k, v in logs.items()})
+    launch = logs["launch.log"]
+    assert "2nodes and 0gpu-per-node using srun" in launch, launch
+    assert set(logs) >= {"train.log.0", "train.log.1"}
+    # each task ran echo_train as rank <task> of 2, through the slurm variables
+    for rank in (0, 1):
+        cmdline = logs[f"train.log.{rank}"].splitlines()
+        cmd = next(x for x in cmdline if "espnet_echo/bin/echo_train.py" in x)
+        assert "--dist_launcher slurm" in cmd and "--dist_backend gloo" in cmd, cmd
+        assert "--multiprocessing_distributed true" in cmd and "file://" in cmd, cmd
+    assert re.search(r":0/2\] .*1epoch results: \[train\] .*total_count=2,", logs["train.log.0"])
+    assert (exp / "1epoch.pth").exists() and (exp / "valid.loss.best.pth").exists()
