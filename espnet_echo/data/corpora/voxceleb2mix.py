@@ -47,7 +47,8 @@ speaker dirs without audio (half-extracted archives), empty audio files, the met
 file, the speaker counts each split needs, and for every source a mixture uses: its
 header, truncation and sample rate (wav/flac; refused unless ``resample``) and an m4a
 decoder (:func:`m4a_decoder`: ``ffmpeg`` on ``PATH``, else soundfile or torchaudio if
-they can read the file). Each problem is one :class:`VoxCeleb2MixError` naming the path,
+they can read the file; the first m4a file is decoded and its rate checked; the others
+are checked as they are decoded, after writing has begun). Each problem is one :class:`VoxCeleb2MixError` naming the path,
 raised before any output file or directory is created. Each split's data dir is built
 in a temporary dir and swapped in whole (:func:`espnet_echo.utils.fileio.staged_dir`).
 """
@@ -579,6 +580,17 @@ def preflight(specs: Sequence[MixSpec], config: Vox2MixConfig) -> Optional[str]:
         decoder = m4a_decoder(m4a[0])
         if decoder is None:
             raise VoxCeleb2MixError(no_decoder_message(m4a[0]))
+        # one file decoded now: a decoder that fails, or a rate the config does not
+        # expect, stops the run before anything is written (VoxCeleb2's m4a are 16 kHz)
+        try:
+            _, rate = read_source(m4a[0], decoder)
+        except AudioError as e:
+            raise VoxCeleb2MixError(str(e)) from e
+        if rate != config.mix.fs and not config.resample:
+            raise VoxCeleb2MixError(
+                f"{m4a[0]}: sample rate {rate} Hz, expected {config.mix.fs} Hz; pass "
+                f"--resample true or convert the tree to {config.mix.fs} Hz"
+            )
     for path in used:
         if Path(path).suffix.lower() == ".m4a" and decoder != "soundfile":
             continue  # checked when decoded (its rate through conform_audio)

@@ -1,5 +1,6 @@
 """VoxCeleb2-Mix data prep on a tiny fake VoxCeleb2 tree (synthesised 1 s wavs)."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,46 @@ def test_cli_error_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["--root", str(tmp_path / "none"), "--out_dir", str(tmp_path / "d")])
     assert "prepare_voxceleb2mix: error:" in str(e.value) and "does not exist" in str(e.value)
+
+
+def test_same_files_whatever_nj(tmp_path):
+    root = make_tree(tmp_path / "vox2")
+    vm.build_voxceleb2mix(config(tmp_path, root, nj=1))
+    one = {p.name: p.read_text() for p in (tmp_path / "out/data/train").iterdir()}
+    mix = soundfile.read(tmp_path / "out/wav/train/mix/train_mix000003.wav", dtype="int16")[0]
+    vm.build_voxceleb2mix(config(tmp_path, root, nj=2))
+    two = {p.name: p.read_text() for p in (tmp_path / "out/data/train").iterdir()}
+    assert one == two
+    again = soundfile.read(tmp_path / "out/wav/train/mix/train_mix000003.wav", dtype="int16")[0]
+    assert np.array_equal(mix, again)
+
+
+def test_m4a_through_ffmpeg_on_path(tmp_path, monkeypatch):
+    """The ffmpeg path: a stand-in ``ffmpeg`` that writes the (WAV) input to stdout."""
+    root = make_tree(tmp_path / "vox2", num_dev=5, num_test=2)
+    for wav in list(root.rglob("*.wav")):
+        wav.rename(wav.with_suffix(".m4a"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "while [ $# -gt 0 ]; do [ \"$1\" = -i ] && { cat \"$2\"; exit 0; }; shift; done\n"
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    summary = vm.build_voxceleb2mix(config(tmp_path, root, num_dev_spk=2, max_spk=2))
+    assert summary.decoder == "ffmpeg"
+    ddir = load_data_dir(tmp_path / "out/data/train")
+    assert len(ddir.utts) == 6 and all(n > 0 for n in ddir.utt2num_samples.values())
+
+
+def test_m4a_at_a_wrong_rate_stops_before_writing(tmp_path, monkeypatch):
+    root = make_tree(tmp_path / "vox2", num_dev=5, num_test=2, fs=8000)
+    for wav in list(root.rglob("*.wav")):
+        wav.rename(wav.with_suffix(".m4a"))
+    monkeypatch.setattr(vm, "m4a_decoder", lambda sample: "soundfile")
+    with pytest.raises(vm.VoxCeleb2MixError, match=r"\.m4a: sample rate 8000 Hz, expected"):
+        vm.build_voxceleb2mix(config(tmp_path, root, num_dev_spk=2, max_spk=2))
+    assert _nothing_written(tmp_path)
