@@ -48,8 +48,9 @@ file, the speaker counts each split needs, and for every source a mixture uses: 
 header, truncation and sample rate (wav/flac; refused unless ``resample``) and an m4a
 decoder (:func:`m4a_decoder`: ``ffmpeg`` on ``PATH``, else soundfile or torchaudio if
 they can read the file; the first m4a file is decoded and its rate checked; the others
-are checked as they are decoded, after writing has begun). Each problem is one :class:`VoxCeleb2MixError` naming the path,
-raised before any output file or directory is created. Each split's data dir is built
+are checked as they are decoded, after writing has begun). Each problem is one
+:class:`VoxCeleb2MixError` naming the path, raised before any output file or directory
+is created. Each split's data dir is built
 in a temporary dir and swapped in whole (:func:`espnet_echo.utils.fileio.staged_dir`).
 """
 

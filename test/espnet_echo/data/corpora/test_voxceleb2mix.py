@@ -199,12 +199,12 @@ def test_same_files_whatever_nj(tmp_path):
     root = make_tree(tmp_path / "vox2")
     vm.build_voxceleb2mix(config(tmp_path, root, nj=1))
     one = {p.name: p.read_text() for p in (tmp_path / "out/data/train").iterdir()}
-    mix = soundfile.read(tmp_path / "out/wav/train/mix/train_mix000003.wav", dtype="int16")[0]
+    wav = tmp_path / "out/wav/train/mix/train_mix000003.wav"
+    mix = soundfile.read(wav, dtype="int16")[0]
     vm.build_voxceleb2mix(config(tmp_path, root, nj=2))
     two = {p.name: p.read_text() for p in (tmp_path / "out/data/train").iterdir()}
     assert one == two
-    again = soundfile.read(tmp_path / "out/wav/train/mix/train_mix000003.wav", dtype="int16")[0]
-    assert np.array_equal(mix, again)
+    assert np.array_equal(mix, soundfile.read(wav, dtype="int16")[0])
 
 
 def test_m4a_through_ffmpeg_on_path(tmp_path, monkeypatch):
