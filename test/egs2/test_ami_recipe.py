@@ -9,6 +9,7 @@ names its stats file relative to that dir (as a real exp dir does), with its own
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -172,3 +173,18 @@ def test_bad_inputs_stop_with_one_message_and_keep_the_data(setup, tmp_path):
     proc = run(recipe, "--stage", "7", "--model_dir", model, "--test_sets", "test",
                "--plda_file", tmp_path / "plda.npz")
     assert proc.returncode == 1 and "vbx needs the model's PLDA" in proc.stdout
+
+
+def test_help_lists_every_option_with_its_default(setup):
+    recipe = setup[0]
+    text = (recipe / "run.sh").read_text()
+    block = text[text.index("# Options:"):text.index("# End of options")]
+    defaults = {m[0]: m[1] if m[1] else m[2]
+                for m in re.findall(r'^([a-z_]+)=(?:"([^"]*)"|(\S*))', block, re.M)}
+    assert {"ami_root", "setup_root", "model_dir", "plda_file", "collars"} <= set(defaults)
+    proc = subprocess.run(["./run.sh", "--help"], cwd=recipe, capture_output=True, text=True)
+    assert proc.returncode == 0
+    lines = proc.stderr.splitlines()
+    for name, value in defaults.items():
+        line = next((x for x in lines if x.split()[:1] == [f"--{name}"]), None)
+        assert line is not None and line.endswith(f'(default="{value}").'), (name, line)

@@ -46,6 +46,7 @@ baselines="oracle one_speaker"  # reference hypotheses scored beside the model
 results=RESULTS.md
 # End of options
 
+# shellcheck disable=SC2034  # read by utils/parse_options.sh
 help_message=$(cat << EOF
 Usage: $0 --ami_root <amicorpus> --setup_root <AMI-diarization-setup> --model_dir <exp dir> [options]
 
