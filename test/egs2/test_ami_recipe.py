@@ -66,7 +66,8 @@ def fake_ami(root: Path) -> tuple:
         soundfile.write(ami / m / "audio" / f"{m}.Mix-Headset.wav", x, FS, subtype="PCM_16")
         for sub, text in (
             (f"only_words/rttms/test/{m}.rttm",
-             "".join(f"SPEAKER {m} 1 {s} {d} <NA> <NA> {spk} <NA> <NA>\n" for s, d, spk in TURNS)),
+             "".join(f"SPEAKER {m} 1 {s} {d} <NA> <NA> {spk} <NA> <NA>\n"
+                     for s, d, spk in TURNS)),
             (f"uems/test/{m}.uem", f"{m} 1 {UEMS[m][0]:.3f} {UEMS[m][1]:.6f}\n"),
         ):
             (setup / sub).parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,8 @@ def tiny_model(root: Path) -> Path:
     exp = root / "exp" / "tiny"
     exp.mkdir(parents=True)
     (root / "exp/stats").mkdir()
-    np.savez(root / "exp/stats/feats_stats.npz", count=np.array(1000.0), sum=np.full(16, -5000.0), sum_square=np.full(16, 40000.0))
+    np.savez(root / "exp/stats/feats_stats.npz", count=np.array(1000.0),
+             sum=np.full(16, -5000.0), sum_square=np.full(16, 40000.0))
     (root / "spk_list.txt").write_text("".join(f"v{i}\n" for i in range(6)))
     cwd = os.getcwd()
     os.chdir(root)
@@ -145,7 +147,8 @@ def test_prep_decode_and_der_on_the_uem(setup):
     assert not (recipe / "dump/raw/test/speech_ref.scp").exists()  # scoring only: no sources
 
     dec = recipe / "exp/tiny/decode_test_vbx"
-    assert {line.split()[1] for line in (dec / "rttm").read_text().splitlines()} <= set(MEETINGS)
+    hyp_files = {line.split()[1] for line in (dec / "rttm").read_text().splitlines()}
+    assert hyp_files <= set(MEETINGS)
     scores = json.loads((dec / "score/scores.json").read_text())
     expected = sum(_speech_in_uem(UEMS[m]) for m in MEETINGS)  # DER's denominator: the UEM
     assert [d["collar"] for d in scores["der"]] == [0.0, 0.25]
@@ -165,7 +168,8 @@ def test_bad_inputs_stop_with_one_message_and_keep_the_data(setup, tmp_path):
     proc = run(recipe, "--stop_stage", "1", "--ami_root", tmp_path / "nope",
                "--setup_root", setup_root, "--test_sets", "test")
     assert proc.returncode != 0
-    assert f"prepare_ami: error: {tmp_path / 'nope'}: AMI root not found" in proc.stderr + proc.stdout
+    message = f"prepare_ami: error: {tmp_path / 'nope'}: AMI root not found"
+    assert message in proc.stderr + proc.stdout
     if before is not None:
         assert (recipe / "data/test/wav.scp").read_text() == before
     proc = run(recipe, "--stage", "7", "--model_dir", tmp_path, "--test_sets", "test")

@@ -26,13 +26,13 @@ reference turns, written by :mod:`espnet_echo.data.rttm`), ``uem``, ``utt2spks``
 ``utt2spk``/``spk2utt`` (recording level) and the stamp ``.prepare_ami.json``. No sources
 (``spk{n}.scp``) and no transcripts: scoring reports separation and ASR as ``-``.
 
-Every input is checked before anything is written (lists, the audio header of every
-meeting: present, readable, mono, at ``fs``; every RTTM and UEM: present, well formed,
-of that meeting, inside its audio, at most :data:`~espnet_echo.data.contract.MAX_SPK`
-speakers); the first problem raises one :class:`DataFileError` naming the path (for a
-half-extracted corpus: the first missing file and how many meetings lack theirs). Each
-split dir is then built in a temporary dir and swapped in whole
-(:func:`espnet_echo.utils.fileio.staged_dir`).
+Every input is checked before anything is written: the lists; the audio header of every
+meeting (present, readable, not truncated, mono, at ``fs``); every RTTM and UEM (present,
+well formed, of that meeting, inside its audio, at most
+:data:`~espnet_echo.data.contract.MAX_SPK` speakers). The first problem raises one
+:class:`DataFileError` naming the path (for a half-extracted corpus: the first missing
+file and how many meetings lack theirs). Each split dir is then built in a temporary dir
+and swapped in whole (:func:`espnet_echo.utils.fileio.staged_dir`).
 """
 
 import json
@@ -52,6 +52,7 @@ from espnet_echo.data.rttm import (
     read_uem,
     write_lines,
 )
+from espnet_echo.utils.audio import wav_truncation
 from espnet_echo.utils.fileio import DataFileError, atomic_open, staged_dir, write_kaldi_map
 
 PathLike = Union[str, Path]
@@ -173,6 +174,9 @@ def _check_audio(wav: Path, fs: int) -> int:
         )
     if info.frames <= 0:
         raise DataFileError(f"{wav}: no samples")
+    truncated = wav_truncation(wav)  # a partial download: libsndfile reads it silently
+    if truncated:
+        raise DataFileError(f"{wav}: {truncated} (an interrupted download?)")
     return int(info.frames)
 
 

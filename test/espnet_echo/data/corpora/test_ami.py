@@ -126,6 +126,10 @@ def test_half_extracted_corpus_and_wrong_rate(tmp_path):
     _raises(rf"{wav}: sample rate 8000 Hz, expected 16000 Hz", ami, setup, out, ["test"])
     soundfile.write(wav, np.zeros((int(DUR * FS), 2)), FS)
     _raises(rf"{wav}: 2 channels", ami, setup, out, ["test"])
+    soundfile.write(wav, np.zeros(int(DUR * FS)), FS, subtype="PCM_16")
+    wav.write_bytes(wav.read_bytes()[:50000])  # an interrupted download
+    _raises(rf"{wav}: truncated WAV file: the header declares 192000 bytes", ami, setup, out,
+            ["test"])
     wav.write_bytes(b"RIFF....not a wav")
     _raises(rf"{wav}: cannot read the audio header", ami, setup, out, ["test"])
     assert (out / "test" / "wav.scp").read_text() == before  # earlier output untouched
