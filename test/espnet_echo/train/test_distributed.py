@@ -169,12 +169,19 @@ exit $rc
 """
 
 CONFIG = """\
+# every head of train_echo.yaml, tiny: DDP needs each rank's loss to reach every
+# parameter (or --unused_parameters true)
 frontend_conf: {fs: 8000, n_fft: 128, hop_length: 64, n_mels: 16}
 encoder: echo_vit
 encoder_conf: {output_size: 32, num_blocks: 2, attention_heads: 2, linear_units: 32}
 diar_head: eend
-asr_head: none
-sep_head: none
+sep_head: tasnet
+sep_head_conf: {enc_channels: 16, tcn_hidden: 32, tcn_bottleneck: 16, tcn_layers: 2,
+                tcn_stacks: 1}
+asr_head: multispkr
+asr_head_conf: {linear_units: 32, attention_heads: 2}
+spk_head: arcface
+spk_head_conf: {hidden_size: 16, embed_dim: 8, window_s: 0.25, min_solo_frames: 2}
 optim: adam
 optim_conf: {lr: 0.01}
 batch_type: unsorted
@@ -200,6 +207,8 @@ def _recipe(root: Path) -> Path:
         (d / "utt2num_spk").write_text("".join(f"{u} 2\n" for u in utts))
         for n in (1, 2):
             (d / f"text_spk{n}").write_text("".join(f"{u} A B\n" for u in utts))
+        (d / "spk_ids").write_text("".join(f"{u} {2 * i} {2 * i + 1}\n"
+                                           for i, u in enumerate(utts)))
         stats = root / "exp/stats_fbank" / ("train" if dset == "train" else "valid")
         stats.mkdir(parents=True)
         (stats / "speech_shape").write_text((d / "speech_shape").read_text())
@@ -208,6 +217,8 @@ def _recipe(root: Path) -> Path:
     tokens = root / "data/token_list/char"
     tokens.mkdir(parents=True)
     (tokens / "tokens.txt").write_text("<blank>\n<unk>\nA\nB\n<space>\n<sos/eos>\n")
+    (root / "data/spk_list").mkdir(parents=True)
+    (root / "data/spk_list/spk_list.txt").write_text("".join(f"s{i}\n" for i in range(8)))
     (root / "conf").mkdir()
     (root / "conf/tiny.yaml").write_text(CONFIG)
     return root
@@ -216,7 +227,8 @@ def _recipe(root: Path) -> Path:
 def test_echo_sh_stage6_two_nodes_through_espnet_launch(tmp_path):
     """echo.sh --dist_launcher slurm --num_nodes 2 --ngpu 0: stage 6 goes through
     espnet2.bin.launch (slurm branch: srun, --dist_launcher slurm, shared-file init,
-    gloo for --ngpu 0) into `python -m espnet_echo.bin.echo_train`, 2 CPU ranks."""
+    gloo for --ngpu 0) into `python -m espnet_echo.bin.echo_train`, 2 CPU ranks, a
+    model with all four heads (EEND, TasNet, multi-speaker ASR, ArcFace)."""
     recipe = _recipe(tmp_path / "recipe")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -247,3 +259,23 @@ def test_echo_sh_stage6_two_nodes_through_espnet_launch(tmp_path):
         assert "--multiprocessing_distributed true" in cmd and "file://" in cmd, cmd
     assert re.search(r":0/2\] .*1epoch results: \[train\] .*total_count=2,", logs["train.log.0"])
     assert (exp / "1epoch.pth").exists() and (exp / "valid.loss.best.pth").exists()
+
+
+@pytest.mark.parametrize("name, encoder", [("train_echo25m_gpu.yaml", "echo_25m.yaml"),
+                                           ("train_ume_ebf25m_gpu.yaml", "ebf_25m.yaml")])
+def test_gpu_configs_are_the_shared_encoders_with_train_echo_heads(name, encoder):
+    import yaml
+
+    main = Path(__file__).resolve().parents[3]
+    conf = main / "egs2/mini_mix/echo1/conf"
+    gpu = yaml.safe_load((conf / "tuning" / name).read_text())
+    enc = yaml.safe_load((main / "conf/encoder" / encoder).read_text())
+    base = yaml.safe_load((conf / "train_echo.yaml").read_text())
+    assert gpu["encoder"] == enc["encoder"] and gpu["encoder_conf"] == enc["encoder_conf"]
+    for key in ("frontend", "frontend_conf", "model_conf", *(
+            f"{h}_head{c}" for h in ("diar", "sep", "asr", "spk") for c in ("", "_conf"))):
+        assert gpu[key] == base[key], key
+    assert gpu["batch_type"] == "numel" and gpu["use_amp"] is True
+    assert gpu["batch_bins"] * gpu["accum_grad"] == 12_800_000  # 800 s of 16 kHz audio
+    text = (conf / "tuning" / name).read_text()
+    assert "Libri2Mix train-360" in text and "s/epoch" in text  # the estimate's table
