@@ -171,7 +171,7 @@ run_train() {  # run_train <exp dir> <log> <python -m module and its args...>
             cmd+=("${arg}")
             if [ "${after_m}" = true ]; then
                 cmd+=(--ngpu "${ngpu}" --multiprocessing_distributed true)
-                after_m=done
+                after_m=added
             elif [ "${after_m}" = false ] && [ "${arg}" = -m ]; then
                 after_m=true
             fi
