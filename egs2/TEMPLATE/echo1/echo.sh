@@ -195,9 +195,11 @@ data_opts() {  # data triples of one dump dir: $1=train|valid $2=dir [$3=config]
     echo "--${kind}_data_path_and_name_and_type ${dir}/speech_ref.scp,speech_ref,variable_columns_sound"
     echo "--${kind}_data_path_and_name_and_type ${dir}/espnet_rttm,spk_labels,rttm"
     echo "--${kind}_data_path_and_name_and_type ${dir}/utt2num_spk,num_spk,text_int"
-    for n in $(seq "${num_spk}"); do
-        echo "--${kind}_data_path_and_name_and_type ${dir}/text_spk${n},text_spk${n},text"
-    done
+    if [ -f "${dir}/text_spk1" ]; then  # a corpus without transcripts (VoxCeleb) has none
+        for n in $(seq "${num_spk}"); do
+            echo "--${kind}_data_path_and_name_and_type ${dir}/text_spk${n},text_spk${n},text"
+        done
+    fi
     if [ -n "${config}" ] && has_spk_head "${config}"; then
         echo "--${kind}_data_path_and_name_and_type ${dir}/spk_ids,spk_ids,text_int"
     fi
@@ -275,6 +277,10 @@ merge_decode() {  # merge_decode <logdir> <n> <out>: logdir/output.1..n -> out (
 
 token_opts="--token_list ${token_list} --token_type ${token_type}"
 [ "${token_type}" = bpe ] && token_opts+=" --bpemodel ${token_dir}/bpe.model"
+# Transcripts exist unless the corpus has none (VoxCeleb): then there is no token list, no
+# ASR head and no CTC probe.
+with_text() { [ -f "${dumpdir}/${train_set}/text_spk1" ]; }
+token_opts_if_text() { if with_text; then echo "${token_opts}"; fi; }
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
     log "Stage 1: data preparation: local/data.sh ${local_data_opts}"
@@ -300,13 +306,17 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-    log "Stage 3: ${token_type} token list -> ${token_list}"
-    inputs=()
-    for n in $(seq "${num_spk}"); do inputs+=(--input "${dumpdir}/${train_set}/text_spk${n}"); done
     mkdir -p exp/log
-    "${py[@]}" -m espnet_echo.bin.make_token_list --token_type "${token_type}" \
-        --nbpe "${nbpe}" --bpemode "${bpemode}" "${inputs[@]}" \
-        --output_dir "${token_dir}" 2>&1 | tee exp/log/token_list.log
+    if with_text; then
+        log "Stage 3: ${token_type} token list -> ${token_list}"
+        inputs=()
+        for n in $(seq "${num_spk}"); do inputs+=(--input "${dumpdir}/${train_set}/text_spk${n}"); done
+        "${py[@]}" -m espnet_echo.bin.make_token_list --token_type "${token_type}" \
+            --nbpe "${nbpe}" --bpemode "${bpemode}" "${inputs[@]}" \
+            --output_dir "${token_dir}" 2>&1 | tee exp/log/token_list.log
+    else
+        log "Stage 3: ${dumpdir}/${train_set} has no transcripts (text_spk1): no token list"
+    fi
     for config in ${train_configs}; do
         has_spk_head "${config}" || continue
         log "Stage 3: training speaker list -> ${spk_list}, speaker ids -> ${dumpdir}/{${train_set},${valid_set}}/spk_ids"
@@ -331,7 +341,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
         has_spk_head "${first_config}" && spk_opts="--spk_list ${spk_list}"
         # shellcheck disable=SC2046,SC2086
         "${py[@]}" -m espnet_echo.bin.echo_train --collect_stats true \
-            --config "${first_config}" ${token_opts} --num_spk "${num_spk}" ${spk_opts} \
+            --config "${first_config}" $(token_opts_if_text) --num_spk "${num_spk}" ${spk_opts} \
             --use_preprocessor true --normalize none --ngpu 0 --num_workers 0 \
             --train_data_path_and_name_and_type "${dumpdir}/${train_set}/wav.scp,speech,sound" \
             --valid_data_path_and_name_and_type "${dumpdir}/${valid_set}/wav.scp,speech,sound" \
@@ -382,7 +392,10 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ] && [ -n "${pretrain_configs
                 || { log "ERROR: pretraining failed; see ${dir}/log/train.log"; tail -n 30 "${dir}/log/train.log"; exit 1; }
         fi
     done
-    if "${probe}"; then
+    if "${probe}" && ! with_text; then
+        log "  ${dumpdir}/${train_set} has no transcripts: no linear probes (the CTC probe needs them)"
+    fi
+    if "${probe}" && with_text; then
         # The random-init probe uses the first config's encoder: the floor the
         # pretrained encoders are measured against.
         first_config=${pretrain_configs%% *}
@@ -435,7 +448,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         fi
         # shellcheck disable=SC2046,SC2086
         run_train "${dir}" "${dir}/log/train.log" \
-            "${py[@]}" -m espnet_echo.bin.echo_train --config "${config}" ${token_opts} \
+            "${py[@]}" -m espnet_echo.bin.echo_train --config "${config}" $(token_opts_if_text) \
             --num_spk "${num_spk}" ${spk_opts} \
             --normalize global_mvn --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz" \
             $(data_opts train "${dumpdir}/${train_set}" "${config}") \
