@@ -218,8 +218,7 @@ def run_worker(spec: dict) -> None:
     emit = lambda kind, **kw: print(f"{kind} " + json.dumps(kw), flush=True)  # noqa: E731
     emit("INFO", tasks=echo.tasks, chunk_tasks=echo.chunk_tasks, chunk_s=chunk_sec,
          hop_s=echo.chunk_hop_frames * echo.frame_sec,
-         params=sum(p.numel() for p in echo.model.parameters()),
-         encoder_params=sum(p.numel() for p in echo.model.encoder.parameters()))
+         encoder_params=echo.encoder_params)
     if spec["count_flops"]:
         audio, _ = make_audio(chunk_sec, spec["data_dir"], fs)
         emit("FLOPS", all_heads_chunk=count_flops(echo, audio, echo.tasks),

@@ -193,7 +193,7 @@ def decode(
     info = {
         "rtf": proc_sec / max(audio_sec, 1e-9),
         "audio_sec": audio_sec,
-        "encoder_params": sum(p.numel() for p in echo.model.encoder.parameters()),
+        "encoder_params": echo.encoder_params,
         "num_utts": len(ddir.utts),
         "dtype": echo.dtype,
         "quantize": echo.quantize,

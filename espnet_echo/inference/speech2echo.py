@@ -222,6 +222,9 @@ class Speech2Echo:
         if self.dtype == "bfloat16":
             for obj, method in fp32_islands(model):
                 keep_fp32(obj, method, torch.device(device).type)
+        #: Encoder parameters, counted before quantisation (a dynamically quantised
+        #: linear keeps its weights packed, not as parameters).
+        self.encoder_params = sum(p.numel() for p in model.encoder.parameters())
         if quantize == "int8":
             quantize_linear(model)
         self.model = model

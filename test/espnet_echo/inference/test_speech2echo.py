@@ -614,6 +614,11 @@ def test_precision_options_are_in_the_stamp(model_dir, bf16_everywhere, one_wav_
     echo_inference.main(decode_args(model_dir, one_wav_data, out, "--quantize", "int8"))
     stamp = json.loads((out / ".stamp.json").read_text())
     assert stamp["options"]["quantize"] == "int8" and "dtype" not in stamp["options"]
+    info = json.loads((out / "info.json").read_text())
+    echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth")
+    # counted before quantisation (packed int8 weights are not parameters)
+    assert info["encoder_params"] == echo.encoder_params
+    assert echo.encoder_params == sum(p.numel() for p in echo.model.encoder.parameters())
 
 
 def test_chunk_batch_runs_several_chunks_per_forward_with_bounded_input(model_dir,
