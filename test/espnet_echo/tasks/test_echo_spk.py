@@ -67,6 +67,7 @@ def test_spk_model_from_a_config_dict(tmp_path, spk_list):
         "spk_head_conf": {"hidden_size": 16, "embed_dim": 8, "margin": 0.3},
     }))
     out = tmp_path / "exp"
+    caplog.set_level(logging.INFO)  # the trainer reports each epoch through logging
     EchoTask.main(cmd=["--config", str(config), "--dry_run", "true", "--output_dir",
                        str(out), *TINY[:-8]])
     conf = yaml.safe_load((out / "config.yaml").read_text())
@@ -132,6 +133,7 @@ def test_spk_ids_collate_to_minus_one_padded_rows(tmp_path, spk_list):
 def test_config_from_before_speaker_heads_still_builds(tmp_path):
     """A config.yaml written before the spk slot existed has no spk_* keys: head off."""
     out = tmp_path / "exp"
+    caplog.set_level(logging.INFO)  # the trainer reports each epoch through logging
     EchoTask.main(cmd=["--sep_head", "none", "--asr_head", "none", "--dry_run", "true",
                        "--output_dir", str(out), *TINY[:-8]])
     conf = yaml.safe_load((out / "config.yaml").read_text())
@@ -142,3 +144,59 @@ def test_config_from_before_speaker_heads_still_builds(tmp_path):
     old.write_text(yaml.safe_dump(conf))
     model, _ = EchoTask.build_model_from_file(old, None, "cpu")
     assert list(model.heads) == ["diar"]
+
+
+def test_speaker_head_trains_alone_through_espnets_trainer(tmp_path, spk_list, caplog):
+    """Only the speaker head (no diarization/separation/ASR), EchoTask.main -> Trainer:
+    the AAM-softmax loss over the 3 training speakers falls and accuracy rises."""
+    import logging
+    import re
+
+    import numpy as np
+    import soundfile as sf
+
+    fs, n = 16000, 16000
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    (data / "wav").mkdir(parents=True)
+    wav, rttm, ids, shape = [], [], [], []
+    t = np.arange(n) / fs
+    for i in range(9):  # one speaker per utterance; a speaker = a pitch + its harmonics
+        spk = i % 3
+        f0 = (140.0, 260.0, 480.0)[spk] * (1 + 0.03 * rng.standard_normal())
+        x = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in (1, 2, 3))
+        x = (0.1 * x + 0.01 * rng.standard_normal(n)).astype(np.float32)
+        utt = f"utt{i:02d}"
+        sf.write(data / "wav" / f"{utt}.wav", x, fs)
+        wav.append(f"{utt} {data / 'wav' / f'{utt}.wav'}")
+        rttm += [f"SPEAKER {utt} 1 0 {n} <NA> <NA> s{spk} <NA>",
+                 f"END {utt} <NA> <NA> {n} <NA> <NA> <NA> <NA>"]
+        ids.append(f"{utt} {spk}")
+        shape.append(f"{utt} {n}")
+    for name, lines in (("wav.scp", wav), ("espnet_rttm", rttm), ("spk_ids", ids),
+                        ("speech_shape", shape)):
+        (data / name).write_text("\n".join(lines) + "\n")
+    triples = []
+    for kind in ("train", "valid"):
+        triples += [
+            f"--{kind}_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
+            f"--{kind}_data_path_and_name_and_type", f"{data}/espnet_rttm,spk_labels,rttm",
+            f"--{kind}_data_path_and_name_and_type", f"{data}/spk_ids,spk_ids,text_int",
+            f"--{kind}_shape_file", f"{data}/speech_shape",
+        ]
+    out = tmp_path / "exp"
+    caplog.set_level(logging.INFO)  # the trainer reports each epoch through logging
+    EchoTask.main(cmd=[
+        "--diar_head", "none", "--sep_head", "none", "--asr_head", "none",
+        "--spk_head", "arcface", "--spk_list", spk_list, *TINY, *triples,
+        "--output_dir", str(out), "--batch_type", "unsorted", "--batch_size", "4",
+        "--max_epoch", "6", "--num_workers", "0", "--num_att_plot", "0", "--seed", "0",
+        "--optim", "adam", "--optim_conf", "lr=0.003", "--ngpu", "0",
+        "--model_conf", "spk_weight=1.0",
+    ])
+    log = "\n".join(r.getMessage() for r in caplog.records)
+    losses = [float(x) for x in re.findall(r"\[train\].*?loss_spk=([-\d.e+]+)", log)]
+    accs = [float(x) for x in re.findall(r"\[train\].*?spk_acc=([-\d.e+]+)", log)]
+    assert (out / "6epoch.pth").is_file()
+    assert len(losses) == 6 and losses[-1] < 0.7 * losses[0], losses
+    assert accs[-1] > accs[0], accs
