@@ -66,11 +66,10 @@ import numpy as np
 
 from espnet_echo.data.contract import MAX_SPK
 from espnet_echo.simulate.mixture import (
-    INT16_MAX,
     MixConfig,
     _quantize,
     activity_segments,
-    colored_noise,
+    add_noise_and_quantize,
 )
 
 #: Random-stream tags (second entry of the seed list) of the two splits; the mixtures use
@@ -419,19 +418,9 @@ def lay_out_conversation(
     remap = {old: new for new, old in enumerate(order)}
     turns = [(remap[s], a, b) for s, a, b in turns]
 
-    speech = placed.sum(axis=0)
-    speech_power = float(np.mean(speech[covered] ** 2)) if covered.any() else 0.0
-    noise_power = speech_power / 10.0 ** (snr_db / 10.0)
-    noise = colored_noise(total, tilt, rng, fs) * np.sqrt(noise_power)
-    biggest = max(np.abs(placed).max(), np.abs(noise).max(), np.abs(speech + noise).max())
-    scale = min(1.0, mc.peak / biggest) if biggest > 0 else 1.0
-    while True:
-        q_sources = _quantize(placed * scale)
-        q_noise = _quantize(noise * scale)
-        total_int = q_sources.astype(np.int32).sum(axis=0) + q_noise.astype(np.int32)
-        if np.abs(total_int).max() <= INT16_MAX:
-            break
-        scale *= 0.95
+    q_sources, q_noise, total_int, scale = add_noise_and_quantize(
+        placed, covered, snr_db, tilt, mc.peak, rng, fs
+    )
     segments = [
         activity_segments(
             q_sources[n], fs, mc.activity_threshold_db, mc.activity_frame_ms, mc.min_silence

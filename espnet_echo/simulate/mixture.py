@@ -233,6 +233,50 @@ def _quantize(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x * INT16_MAX), -INT16_MAX, INT16_MAX).astype(np.int16)
 
 
+def add_noise_and_quantize(
+    placed: np.ndarray,
+    covered: np.ndarray,
+    snr_db: float,
+    tilt: float,
+    peak: float,
+    rng: np.random.Generator,
+    fs: int,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Add coloured noise at ``snr_db`` and quantise so that the int16 sum is exact.
+
+    The noise power is set against the speech power over the ``covered`` samples. One
+    common scale keeps every signal and their float sum under ``peak``; the integer sum
+    then differs from the float sum by at most (K + 1) / 2 LSB, far inside the headroom
+    (the contract's ``mix == sum(sources) + noise`` on int16).
+
+    Args:
+        placed: Float sources on the recording's time line (K, N).
+        covered: Samples where any source is placed (N,) bool.
+        snr_db: Speech-to-noise ratio (dB).
+        tilt: Spectral tilt of the noise (:func:`colored_noise`).
+        peak: Largest absolute float value allowed (full scale 1.0).
+        rng: Random generator (the noise).
+        fs: Sample rate (Hz).
+
+    Returns:
+        int16 sources (K, N), int16 noise (N,), their int32 sum (N,) and the scale.
+    """
+    total = placed.shape[1]
+    speech = placed.sum(axis=0)
+    speech_power = float(np.mean(speech[covered] ** 2)) if covered.any() else 0.0
+    noise_power = speech_power / 10.0 ** (snr_db / 10.0)
+    noise = colored_noise(total, tilt, rng, fs) * np.sqrt(noise_power)
+    biggest = max(np.abs(placed).max(), np.abs(noise).max(), np.abs(speech + noise).max())
+    scale = min(1.0, peak / biggest) if biggest > 0 else 1.0
+    while True:
+        q_sources = _quantize(placed * scale)
+        q_noise = _quantize(noise * scale)
+        total_int = q_sources.astype(np.int32).sum(axis=0) + q_noise.astype(np.int32)
+        if np.abs(total_int).max() <= INT16_MAX:
+            return q_sources, q_noise, total_int, scale
+        scale *= 0.95  # unreachable with peak <= 1 in practice; kept as a guarantee
+
+
 def mix_sources(
     sources: Sequence[np.ndarray], rng: np.random.Generator, config: Optional[MixConfig] = None
 ) -> Mixture:
@@ -276,22 +320,9 @@ def mix_sources(
         rms = np.sqrt(np.mean(s**2))
         placed[k, onset : onset + n] = s[:n] * (ref / rms) * 10.0 ** (gains_db[k] / 20.0)
         covered[onset : onset + n] = True
-    speech = placed.sum(axis=0)
-    speech_power = float(np.mean(speech[covered] ** 2)) if covered.any() else 0.0
-    noise_power = speech_power / 10.0 ** (snr_db / 10.0)
-    noise = colored_noise(total, tilt, rng, fs) * np.sqrt(noise_power)
-
-    # Common scale so that no signal, nor their float sum, exceeds the peak; the int sum then
-    # differs from the float sum by at most (K + 1) / 2 LSB, far inside the headroom.
-    biggest = max(np.abs(placed).max(), np.abs(noise).max(), np.abs(speech + noise).max())
-    scale = min(1.0, config.peak / biggest) if biggest > 0 else 1.0
-    while True:
-        q_sources = _quantize(placed * scale)
-        q_noise = _quantize(noise * scale)
-        total_int = q_sources.astype(np.int32).sum(axis=0) + q_noise.astype(np.int32)
-        if np.abs(total_int).max() <= INT16_MAX:
-            break
-        scale *= 0.95  # unreachable with peak <= 1 in practice; kept as a guarantee
+    q_sources, q_noise, total_int, scale = add_noise_and_quantize(
+        placed, covered, snr_db, tilt, config.peak, rng, fs
+    )
     segments = [
         activity_segments(
             q_sources[k],
