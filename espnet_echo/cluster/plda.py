@@ -286,6 +286,8 @@ class PLDA:
             ValueError: inconsistent shapes, non-finite values or non-positive ``phi``.
         """
         self.source = source
+        #: What produced the training embeddings (:meth:`save`'s ``embedder``), or None.
+        self.embedder: Optional[str] = None
         where = f"PLDA {source}" if source else "PLDA"
         arrays = dict(mean1=mean1, lda=lda, mean2=mean2, mu=mu, transform=transform,
                       phi=phi)
@@ -479,17 +481,23 @@ class PLDA:
         phi = np.maximum(phi[order], np.finfo(np.float64).eps)
         return cls(mean1, lda, mean2, model.mu, vecs[:, order].copy(), phi, length_norm)
 
-    def save(self, path: PathLike) -> None:
+    def save(self, path: PathLike, embedder: Optional[str] = None) -> None:
         """Write the parameters to an ``.npz`` file (atomically).
 
         Args:
             path: Output file (conventionally ``*.npz``).
+            embedder: What produced the training embeddings (e.g. the digest of the
+                model checkpoint), stored so that a user of the file can check that
+                it scores embeddings of the same model; read back as
+                :attr:`embedder`.
         """
         arrays = dict(
             mean1=self.mean1, lda=self.lda, mean2=self.mean2, mu=self.mu,
             transform=self.transform_matrix, phi=self.phi,
             length_norm=np.asarray(self.length_norm), version=np.asarray(FILE_VERSION),
         )
+        if embedder is not None:
+            arrays["embedder"] = np.asarray(str(embedder))
         with atomic_open(path, "wb") as f:
             np.savez(f, **arrays)
 
@@ -515,6 +523,7 @@ class PLDA:
                 if missing:
                     raise DataFileError(f"{path}: not a PLDA file, missing {missing}")
                 arrays = {k: data[k] for k in _KEYS}
+                embedder = str(data["embedder"]) if "embedder" in data.files else None
         except FileNotFoundError as e:
             raise DataFileError(f"{path}: no such PLDA file") from e
         except DataFileError:
@@ -527,10 +536,12 @@ class PLDA:
                 f"{path}: PLDA file version {version}, this code reads {FILE_VERSION}"
             )
         try:
-            return cls(
+            plda = cls(
                 arrays["mean1"], arrays["lda"], arrays["mean2"], arrays["mu"],
                 arrays["transform"], arrays["phi"], bool(arrays["length_norm"]),
                 source=str(path),
             )
         except (ValueError, TypeError) as e:
             raise DataFileError(str(e)) from e
+        plda.embedder = embedder
+        return plda

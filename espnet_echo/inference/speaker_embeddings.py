@@ -286,7 +286,8 @@ def fit_plda(
             f"speakers ({e}); the embeddings are degenerate: use more utterances"
         ) from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    plda.save(out)
+    # the checkpoint's digest: Speech2Echo refuses the PLDA with another model
+    plda.save(out, embedder=f"model {file_digest(model_file)}")
     with atomic_open(out.parent / stamp_name) as f:
         json.dump(dict(stamp, outputs=[out.name]), f, indent=1, sort_keys=True)
         f.write("\n")

@@ -30,6 +30,7 @@ from espnet_echo.inference.precision import (
 )
 from espnet_echo.tasks.echo import EchoTask
 from espnet_echo.utils.archive import check_archive
+from espnet_echo.utils.fileio import file_digest
 
 registry.register()
 
@@ -263,7 +264,7 @@ class Speech2Echo:
         )
         self.min_speech_share = min_speech_share
         if diar_mode == "vbx":
-            self._setup_vbx(plda_file, known)
+            self._setup_vbx(plda_file, known, model_file)
             selected |= {self.diar_task, self.spk_task}
             resolve_num_speakers(2**31, num_speakers, min_speakers, max_speakers)
             if not 0.0 < min_speech_share <= 1.0:
@@ -297,8 +298,16 @@ class Speech2Echo:
             )
             self.converter = TokenIDConverter(token_list=args.token_list)
 
-    def _setup_vbx(self, plda_file: Union[Path, str, None], known: List[str]) -> None:
-        """Check the heads and load the PLDA of ``diar_mode: vbx``."""
+    def _setup_vbx(
+        self, plda_file: Union[Path, str, None], known: List[str], model_file: Union[Path, str]
+    ) -> None:
+        """Check the heads and load the PLDA of ``diar_mode: vbx``.
+
+        A PLDA written by ``fit_plda`` records the digest of the checkpoint whose
+        embeddings it was fitted on; another checkpoint (another model, or another epoch
+        of the same one) embeds speakers differently, so it is refused. A PLDA without
+        that record (written by other code) is used with a warning.
+        """
         if self.diar_task is None:
             raise ValueError(
                 "diar_mode 'vbx' needs a diarization head with an 'activity' output (for "
@@ -315,6 +324,18 @@ class Speech2Echo:
                 "espnet_echo.bin.fit_plda)"
             )
         self.plda = PLDA.load(plda_file)
+        mine = f"model {file_digest(model_file)}"
+        if self.plda.embedder is None:
+            logging.warning(
+                f"{plda_file} does not record which model it was fitted for; make sure it "
+                f"is {model_file}'s (python -m espnet_echo.bin.fit_plda writes that record)"
+            )
+        elif self.plda.embedder != mine:
+            raise ValueError(
+                f"{plda_file} was fitted on the embeddings of another checkpoint "
+                f"({self.plda.embedder}), not of {model_file} ({mine}); fit one for this "
+                "model with python -m espnet_echo.bin.fit_plda"
+            )
         embed_dim = getattr(self.model.heads[self.spk_task], "embed_dim", None)
         if embed_dim is not None and self.plda.input_dim != embed_dim:
             raise ValueError(

@@ -67,6 +67,10 @@ def test_fit_plda_cli_fits_skips_and_refits(model_dir, data, tmp_path, caplog):
     fit_plda.main(args(model_dir, data, out, "--batch_size", "4"))
     plda = PLDA.load(out)
     assert plda.input_dim == 8 and plda.dim == 5  # min(embed_dim, 6 speakers - 1)
+    # it records whose embeddings it scores (Speech2Echo refuses another checkpoint's)
+    from espnet_echo.utils.fileio import file_digest
+
+    assert plda.embedder == f"model {file_digest(model_dir / 'model.pth')}"
     first = out.stat().st_mtime_ns
     with caplog.at_level("INFO"):
         fit_plda.main(args(model_dir, data, out))

@@ -512,6 +512,30 @@ def test_vbx_mode_with_the_arcface_head(diar_spk_dir):
     assert eend.tasks == ["diar"]
 
 
+def test_vbx_mode_refuses_the_plda_of_another_checkpoint(diar_spk_dir, tmp_path, caplog):
+    """fit_plda records the checkpoint's digest; another checkpoint's PLDA is refused,
+    a PLDA without the record is used with a warning."""
+    from espnet_echo.utils.fileio import file_digest
+
+    plda = PLDA.load(diar_spk_dir / "plda.npz")
+    assert plda.embedder is None
+    mine, other = tmp_path / "mine.npz", tmp_path / "other.npz"
+    plda.save(mine, embedder=f"model {file_digest(diar_spk_dir / 'model.pth')}")
+    plda.save(other, embedder="model 0123456789abcdef")
+    assert PLDA.load(mine).embedder.startswith("model ")
+    kw = dict(diar_mode="vbx", diar_threshold=0.0)
+    Speech2Echo(diar_spk_dir / "config.yaml", diar_spk_dir / "model.pth", plda_file=mine,
+                **kw)
+    with pytest.raises(ValueError, match="other.npz was fitted on the embeddings of another "
+                       "checkpoint .*fit_plda"):
+        Speech2Echo(diar_spk_dir / "config.yaml", diar_spk_dir / "model.pth",
+                    plda_file=other, **kw)
+    with caplog.at_level("WARNING"):
+        Speech2Echo(diar_spk_dir / "config.yaml", diar_spk_dir / "model.pth",
+                    plda_file=diar_spk_dir / "plda.npz", **kw)
+    assert "does not record which model" in caplog.text
+
+
 # ------------------------------------------------------------------- precision
 
 
