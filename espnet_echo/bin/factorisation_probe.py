@@ -66,14 +66,13 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     setup_logging(args.log_level)
     import torch
 
-    from espnet_echo.inference.speech2echo import Speech2Echo
+    from espnet_echo.inference.speech2echo import Speech2Echo, build_model
     from espnet_echo.ssl.factorisation import factorisation_probe
-    from espnet_echo.tasks.echo import EchoTask
 
     with exit_on_error("factorisation_probe", (ValueError, DataFileError, AudioError)):
         if args.random_init:
             torch.manual_seed(0)
-            model, _ = EchoTask.build_model_from_file(args.train_config, None, "cpu")
+            model, _ = build_model(args.train_config)
         else:
             model = Speech2Echo(args.train_config, args.model_file).model
         r = factorisation_probe(model, args.data_dir, max_utts=args.max_utts, k=args.k)

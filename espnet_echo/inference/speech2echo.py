@@ -41,6 +41,31 @@ FRAME_KINDS = {"activity": "activity_lengths", "speaker_frames": "speaker_frames
 DIAR_MODES = ("eend", "vbx")
 
 
+def build_model(train_config: Union[Path, str], device: str = "cpu"):
+    """Build an ESPnetEchoModel (initial weights) from its training config.
+
+    Args:
+        train_config: ``config.yaml`` written by training.
+        device: Torch device.
+
+    Returns:
+        ``(model, args)``.
+
+    Raises:
+        ValueError: a file the config names (e.g. the GlobalMVN statistics of
+            ``normalize_conf``) does not exist; such paths are relative to the directory
+            training ran in (the recipe dir), so the message says to run from there.
+    """
+    try:
+        return EchoTask.build_model_from_file(train_config, None, device)
+    except FileNotFoundError as e:
+        raise ValueError(
+            f"{train_config}: {e.filename or e} not found from {Path.cwd()}: the config "
+            "names files relative to the directory training ran in (the recipe dir); run "
+            "from there"
+        ) from None
+
+
 def load_model(
     train_config: Union[Path, str], model_file: Union[Path, str], device: str = "cpu"
 ):
@@ -57,8 +82,9 @@ def load_model(
     Raises:
         RuntimeError: missing or unexpected keys (ESPnet itself loads with
             ``strict=False``; here a mismatch is an error naming both files).
+        ValueError: a file the config names is missing (:func:`build_model`).
     """
-    model, args = EchoTask.build_model_from_file(train_config, None, device)
+    model, args = build_model(train_config, device)
     state = torch.load(model_file, map_location=device, weights_only=True)
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:

@@ -675,3 +675,20 @@ def test_vbx_mode_in_bf16_and_int8(diar_spk_dir, bf16_everywhere, dtype, quantiz
                        dtype=dtype, quantize=quantize)
     res = echo(audio)
     assert res.num_spk == 2 and {k for _, _, k in res.segments} == {0, 1}
+
+
+def test_a_config_naming_a_missing_relative_file_is_one_clear_error(diar_spk_dir, tmp_path,
+                                                                    monkeypatch):
+    """config.yaml names the GlobalMVN statistics relative to the recipe dir: from
+    anywhere else that is a one-line error that says so, not a numpy traceback."""
+    import yaml
+
+    conf = yaml.safe_load((diar_spk_dir / "config.yaml").read_text())
+    conf["normalize"] = "global_mvn"
+    conf["normalize_conf"] = {"stats_file": "exp/stats_fbank/train/feats_stats.npz"}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(conf))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="exp/stats_fbank/train/feats_stats.npz not found "
+                       "from .*the recipe dir.*run from there"):
+        Speech2Echo(config, diar_spk_dir / "model.pth")
