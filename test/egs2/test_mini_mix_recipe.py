@@ -60,6 +60,21 @@ def test_help_lists_every_option_with_its_default(recipe):
     assert proc.returncode == 2 and "no positional argument" in proc.stdout
 
 
+@pytest.mark.parametrize("opts, message", [
+    (["--num_nodes", "0"], "--num_nodes takes a positive integer, got '0'"),
+    (["--num_nodes", "abc"], "--num_nodes takes a positive integer, got 'abc'"),
+    (["--num_nodes", "2"], "--num_nodes 2 needs --dist_launcher slurm or mpi"),
+    (["--dist_launcher", "pbs"], "--dist_launcher takes slurm or mpi"),
+    (["--num_nodes", "2", "--dist_launcher", "slurm"],
+     "runs jobs with slurm.pl, which is neither an executable path nor on PATH"),
+])
+def test_scale_out_options_are_checked_before_any_stage(recipe, opts, message):
+    proc = subprocess.run(["./echo.sh", "--train_configs", "x.yaml", *opts], cwd=recipe,
+                          capture_output=True, text=True,
+                          env=dict(os.environ, PATH="/usr/bin:/bin"))
+    assert proc.returncode == 2 and message in proc.stdout, proc.stdout + proc.stderr
+
+
 def test_split_data_dir_for_parallel_decoding(tmp_path):
     """Stage 7's split: contiguous parts of the key file; with segments, every part
     also lists the recordings of its segments (both parts for a straddling one)."""

@@ -122,6 +122,7 @@ if [ $# -ne 0 ]; then
     exit 2
 fi
 [ -n "${train_configs}" ] || { log "ERROR: --train_configs is empty (see $0 --help)"; exit 1; }
+[[ "${num_nodes}" =~ ^[1-9][0-9]*$ ]] || { log "ERROR: --num_nodes takes a positive integer, got '${num_nodes}'"; exit 2; }
 case "${dist_launcher}" in
     "") [ "${num_nodes}" -le 1 ] || { log "ERROR: --num_nodes ${num_nodes} needs --dist_launcher slurm or mpi"; exit 2; } ;;
     slurm) [ -n "${cuda_cmd}" ] || cuda_cmd=slurm.pl ;;
@@ -136,7 +137,13 @@ if [ -n "${dist_launcher}" ]; then
         run.pl|ssh.pl) [ "${num_nodes}" -le 1 ] || { log "ERROR: --cuda_cmd ${cuda_cmd} cannot submit to other nodes (--num_nodes ${num_nodes})"; exit 2; } ;;
         *) [ "${dist_launcher}" = mpi ] || [ "${num_nodes}" -le 1 ] || { log "ERROR: --dist_launcher slurm needs a slurm.pl --cuda_cmd, got ${cuda_cmd}"; exit 2; } ;;
     esac
+    # the Kaldi job scripts are not shipped with this project: take them from an ESPnet
+    # or Kaldi checkout (egs2/TEMPLATE/asr1/utils/{slurm,queue}.pl)
+    job_script=${cuda_cmd%% *}
+    [ -x "${job_script}" ] || command -v "${job_script}" > /dev/null || { log "ERROR: --dist_launcher ${dist_launcher} runs jobs with ${job_script}, which is neither an executable path nor on PATH: copy it from ESPnet's egs2/TEMPLATE/asr1/utils/ (with its conf/${job_script%.pl}.conf) or pass --cuda_cmd"; exit 2; }
 fi
+# where a failed stage 5/6 run left its messages
+train_log_hint() { if [ -n "${dist_launcher}" ]; then echo "$1/log/train.log and $1/log/launch.log"; else echo "$1/log/train.log"; fi; }
 dumpdir=dump/raw
 token_dir=data/token_list/${token_type}
 [ "${token_type}" = bpe ] && token_dir=data/token_list/bpe_${bpemode}${nbpe}
@@ -389,7 +396,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ] && [ -n "${pretrain_configs
                 --train_shape_file "${dumpdir}/${train_set}_ssl/speech_shape" \
                 --valid_shape_file "${dumpdir}/${valid_set}_ssl/speech_shape" \
                 --resume true --output_dir "${dir}" ${pretrain_args} \
-                || { log "ERROR: pretraining failed; see ${dir}/log/train.log"; tail -n 30 "${dir}/log/train.log"; exit 1; }
+                || { log "ERROR: pretraining failed; see $(train_log_hint "${dir}")"; tail -n 30 "${dir}/log/train.log" "${dir}/log/launch.log" 2>/dev/null; exit 1; }
         fi
     done
     if "${probe}" && ! with_text; then
@@ -456,7 +463,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
             --train_shape_file "${stats_dir}/train/speech_shape" \
             --valid_shape_file "${stats_dir}/valid/speech_shape" \
             --resume true --output_dir "${dir}" ${train_args} \
-            || { log "ERROR: training failed; see ${dir}/log/train.log"; tail -n 30 "${dir}/log/train.log"; exit 1; }
+            || { log "ERROR: training failed; see $(train_log_hint "${dir}")"; tail -n 30 "${dir}/log/train.log" "${dir}/log/launch.log" 2>/dev/null; exit 1; }
     done
 fi
 
