@@ -228,7 +228,8 @@ def factorisation_probe(
 
     Raises:
         DataFileError, AudioError: problems of the data dir (the message names the file).
-        ValueError: no transcripts, fewer than 2 items, or a model without speaker head.
+        ValueError: no transcripts, no speaker or no transcript that occurs twice, or a
+            model without speaker head.
     """
     ddir = load_data_dir(data_dir)
     items = read_labelled_sources(ddir, max_utts=max_utts)
@@ -237,6 +238,14 @@ def factorisation_probe(
             f"{ddir.path}: the factorisation probe needs a transcript for every source "
             "(text_spk{n})"
         )
+    for what, labels in (("speaker", [it["spk"] for it in items]),
+                         ("transcript", [it["text"] for it in items])):
+        if len(labels) == len(set(labels)):
+            raise ValueError(
+                f"{ddir.path}: no {what} occurs twice among its {len(labels)} sources, so "
+                "leave-one-out k-NN has nothing to find; use a split where each sentence "
+                "is read by several speakers (the mini recipe's probe split)"
+            )
     wavs = []
     for it in items:
         x = load_entry(it["wav"], f"{ddir.path}: source of {it['utt']}", fs)

@@ -9,6 +9,23 @@
 # the corpus with --local_data_opts "--vox2_root /path/to/voxceleb2 ..." (or $VOXCELEB2).
 set -euo pipefail
 
+for arg in "$@"; do
+    if [ "${arg}" = --help ] || [ "${arg}" = -h ]; then
+        cat >&2 << EOF
+Usage: $0 --local_data_opts "--vox2_root <VoxCeleb2 dir> [local/data.sh options]" [echo.sh options]
+
+The corpus: --local_data_opts "--vox2_root /path/to/voxceleb2" (or the environment
+variable VOXCELEB2); local/data.sh --help lists the mixture options.
+This recipe's settings, given to echo.sh before your options (so yours override them):
+    --num_spk 4 --token_type char --train_configs conf/train_echo25m.yaml
+    --test_sets test --diar_modes "eend vbx" --results RESULTS.md
+echo.sh's options (the defaults shown are echo.sh's own):
+EOF
+        ./echo.sh --help
+        exit 0
+    fi
+done
+
 ./echo.sh \
     --num_spk 4 \
     --token_type char \

@@ -116,3 +116,15 @@ def test_cli_errors(probe_dir, config, tmp_path, capsys):
               str(tmp_path / "missing"), "--out", str(tmp_path / "p.json")])
     assert "missing" in str(e.value.code)
     assert not (tmp_path / "p.json").exists()
+
+
+def test_probe_refuses_data_whose_labels_never_repeat(probe_dir, config, tmp_path):
+    import shutil
+
+    d = tmp_path / "unique"
+    shutil.copytree(probe_dir, d)
+    rows = (d / "utt2spks").read_text().splitlines()
+    (d / "utt2spks").write_text("".join(f"{r.split()[0]} spk{i}\n" for i, r in enumerate(rows)))
+    model, _ = EchoTask.build_model_from_file(config, None, "cpu")
+    with pytest.raises(ValueError, match="no speaker occurs twice among its 6 sources"):
+        factorisation_probe(model, d)
