@@ -289,6 +289,12 @@ class Speech2Echo:
             num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers
         )
         self.min_speech_share = min_speech_share
+        given = [k for k, v in self.count_bounds.items() if v is not None]
+        if diar_mode != "vbx" and given:
+            logging.warning(
+                f"{', '.join(given)} bound(s) the speaker count of diar_mode 'vbx' only; "
+                f"diar_mode {diar_mode!r} ignores them"
+            )
         if diar_mode == "vbx":
             self._setup_vbx(plda_file, known, model_file)
             selected |= {self.diar_task, self.spk_task}

@@ -692,3 +692,9 @@ def test_a_config_naming_a_missing_relative_file_is_one_clear_error(diar_spk_dir
     with pytest.raises(ValueError, match="exp/stats_fbank/train/feats_stats.npz not found "
                        "from .*the recipe dir.*run from there"):
         Speech2Echo(config, diar_spk_dir / "model.pth")
+
+
+def test_speaker_count_bounds_without_vbx_are_reported(diar_spk_dir, caplog):
+    with caplog.at_level("WARNING"):
+        Speech2Echo(diar_spk_dir / "config.yaml", diar_spk_dir / "model.pth", num_speakers=2)
+    assert "num_speakers bound(s) the speaker count of diar_mode 'vbx' only" in caplog.text
