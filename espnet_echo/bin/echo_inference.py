@@ -23,8 +23,9 @@ writes it. Recordings longer than ``--chunk_s`` go through the model in chunks, 
 the diarization and speaker heads only (no separated sources or transcripts for them).
 
 ``--dtype bfloat16|auto`` and ``--quantize int8`` trade precision for speed
-(:mod:`espnet_echo.inference.precision`); both are in the stamp when not at their defaults (``dtype`` as resolved), so fp32
-decodes stamped before these options existed stay current.
+(:mod:`espnet_echo.inference.precision`); both are in the stamp when not at their
+defaults (``dtype`` as resolved), so fp32 decodes stamped before these options existed
+stay current.
 """
 
 import argparse
