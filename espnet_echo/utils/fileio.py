@@ -138,7 +138,9 @@ def write_kaldi_map(path: PathLike, mapping: Mapping[str, object]) -> None:
 def staged_dir(dst: PathLike, owner_file: str) -> Iterator[Path]:
     """Yield an empty temporary dir next to ``dst``; move it onto ``dst`` on success.
 
-    On an exception the temporary dir is removed and an existing ``dst`` is untouched.
+    On an exception the temporary dir is removed and an existing ``dst`` is untouched;
+    temporary dirs that killed earlier runs left next to ``dst`` are removed after a
+    successful swap.
     The swap renames the old ``dst`` aside, renames the new one in and then deletes the
     old one (two renames: a reader could see ``dst`` missing for an instant).
 
@@ -182,8 +184,22 @@ def staged_dir(dst: PathLike, owner_file: str) -> Iterator[Path]:
             os.rmdir(old)
             raise
         shutil.rmtree(old, ignore_errors=True)
+        _remove_leftovers(dst)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove_leftovers(dst: Path) -> None:
+    """Remove the temporary dirs of earlier runs into ``dst`` that were killed.
+
+    A run stopped by a signal (no Python cleanup) leaves ``.<name>.tmp-*`` /
+    ``.<name>.old-*`` next to ``dst``; the next successful run removes them (one writer
+    per output dir, as every caller has).
+    """
+    for pattern in (f".{dst.name}.tmp-*", f".{dst.name}.old-*"):
+        for stale in dst.parent.glob(pattern):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 def _apply_umask(root: Path) -> None:

@@ -109,3 +109,18 @@ def test_staged_dir_replaces_only_its_own_output(tmp_path, monkeypatch):
     with staged_dir(empty, ".stamp.json") as tmp:  # an empty dir is fine to fill
         (tmp / "d").write_text("4")
     assert (empty / "d").read_text() == "4"
+
+
+def test_staged_dir_removes_what_a_killed_run_left(tmp_path):
+    from espnet_echo.utils.fileio import staged_dir
+
+    dst = tmp_path / "decode"
+    left = tmp_path / ".decode.tmp-abc123"  # a run killed by SIGTERM leaves this
+    left.mkdir()
+    (left / "rttm").write_text("partial\n")
+    other = tmp_path / ".decode_vbx.tmp-xyz"  # another output's: not touched
+    other.mkdir()
+    with staged_dir(dst, ".stamp.json") as tmp:
+        (tmp / ".stamp.json").write_text("{}")
+    assert (dst / ".stamp.json").is_file()
+    assert not left.exists() and other.exists()
