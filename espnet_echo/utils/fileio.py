@@ -174,6 +174,7 @@ def staged_dir(dst: PathLike, owner_file: str) -> Iterator[Path]:
         _apply_umask(tmp)
         if not dst.exists():
             os.rename(tmp, dst)
+            _remove_leftovers(dst)
             return
         old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
         os.rename(dst, old / dst.name)
