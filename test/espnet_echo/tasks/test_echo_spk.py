@@ -67,7 +67,6 @@ def test_spk_model_from_a_config_dict(tmp_path, spk_list):
         "spk_head_conf": {"hidden_size": 16, "embed_dim": 8, "margin": 0.3},
     }))
     out = tmp_path / "exp"
-    caplog.set_level(logging.INFO)  # the trainer reports each epoch through logging
     EchoTask.main(cmd=["--config", str(config), "--dry_run", "true", "--output_dir",
                        str(out), *TINY[:-8]])
     conf = yaml.safe_load((out / "config.yaml").read_text())
@@ -133,7 +132,6 @@ def test_spk_ids_collate_to_minus_one_padded_rows(tmp_path, spk_list):
 def test_config_from_before_speaker_heads_still_builds(tmp_path):
     """A config.yaml written before the spk slot existed has no spk_* keys: head off."""
     out = tmp_path / "exp"
-    caplog.set_level(logging.INFO)  # the trainer reports each epoch through logging
     EchoTask.main(cmd=["--sep_head", "none", "--asr_head", "none", "--dry_run", "true",
                        "--output_dir", str(out), *TINY[:-8]])
     conf = yaml.safe_load((out / "config.yaml").read_text())
