@@ -19,7 +19,12 @@
 #                -> exp/<model>/decode_<set> (eend), exp/<model>/decode_<set>_vbx (vbx)
 #  8 scoring     espnet_echo.bin.score, the factorisation probe of each model with a speaker
 #                head (espnet_echo.bin.factorisation_probe) + show_results -> RESULTS.md
-# (9 pack and 10 upload are not stages yet.) Every stage is idempotent, logs to exp/*/log
+#  9 pack        each trained model with its config, checkpoint, PLDA, the files its config
+#                names and a model card from ${results} (espnet_echo.bin.pack)
+#                                                        -> exp/<model>/packed/<model>.zip
+# 10 publish     only with --hf_repo owner/name: the pack of --hf_model to the Hugging Face
+#                Hub (espnet_echo.bin.publish; --hf_dry_run true lists the files only)
+# Every stage is idempotent, logs to exp/*/log
 # (stage 7: exp/<model>/decode_<set>/logdir) and can be re-run alone with
 # --stage N --stop_stage N. `./echo.sh --help` lists the options and their defaults.
 set -euo pipefail
@@ -65,6 +70,11 @@ inference_nj=2       # parallel decoding jobs per test set (at most one per reco
 diar_modes="eend"    # diarization modes decoded: eend and/or vbx (models with a speaker head)
 results=RESULTS.md
 baselines="oracle one_speaker"  # reference hypotheses scored beside the models
+# Packing / publishing
+data_licence=""      # licence of the training data, written into the model cards (stage 9)
+hf_repo=""           # owner/name: stage 10 uploads to this Hugging Face repo; empty: no upload
+hf_model=""          # config of the model stage 10 publishes; empty: the first --train_configs entry
+hf_dry_run=false     # stage 10 lists the files it would upload, uploads nothing
 # End of options
 
 help_message=$(cat << EOF
@@ -110,6 +120,11 @@ Options:
     --diar_modes       # Diarization modes decoded, space-separated: eend, vbx (models with a speaker head) (default="${diar_modes}").
     --results          # Results table written by stage 8 (default="${results}").
     --baselines        # Reference hypotheses scored beside the models (default="${baselines}").
+    # Packing and publishing (stages 9-10)
+    --data_licence     # Licence of the training data, for the model cards (default="${data_licence}").
+    --hf_repo          # owner/name of the Hugging Face repo stage 10 uploads to; empty: no upload (default="${hf_repo}").
+    --hf_model         # Config of the model stage 10 publishes; empty: the first --train_configs entry (default="${hf_model}").
+    --hf_dry_run       # Stage 10 only lists the files it would upload (default="${hf_dry_run}").
 EOF
 )
 
@@ -621,5 +636,58 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     "${py[@]}" -m espnet_echo.bin.show_results --out "${results}" "${scores[@]}" \
         ${pretrain_dirs[@]+--pretrain_dirs "${pretrain_dirs[@]}"} \
         ${probes[@]+--factorisation_probes "${probes[@]}"}
+fi
+if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+    for config in ${train_configs}; do
+        dir=$(model_dir "${config}")
+        name=$(basename "${dir}")
+        out=${dir}/packed/${name}.zip
+        if [ ! -f "${dir}/valid.loss.best.pth" ]; then
+            log "Stage 9: ${dir} is not trained (run stage 6); not packed"
+            continue
+        fi
+        # the pack is current when newer than everything it holds or is built from
+        inputs=("${dir}/config.yaml" "${dir}/valid.loss.best.pth" "${stats_dir}/train/feats_stats.npz")
+        [ -f "${dir}/plda.npz" ] && inputs+=("${dir}/plda.npz")
+        [ -f "${results}" ] && inputs+=("${results}")
+        current=true
+        [ -f "${out}" ] || current=false
+        for f in "${inputs[@]}"; do
+            if [ -e "${f}" ] && [ "${f}" -nt "${out}" ]; then current=false; fi
+        done
+        if "${current}"; then
+            log "Stage 9: ${out} is up to date; skipped"
+            continue
+        fi
+        log "Stage 9: pack ${dir} -> ${out}"
+        mkdir -p "${dir}/log"
+        pack_opts=()
+        [ -f "${results}" ] && pack_opts+=(--results "${results}")
+        [ -n "${data_licence}" ] && pack_opts+=(--data_licence "${data_licence}")
+        "${py[@]}" -m espnet_echo.bin.pack --model "${dir}" --outpath "${out}" \
+            ${pack_opts[@]+"${pack_opts[@]}"} > "${dir}/log/pack.log" 2>&1 \
+            || { log "ERROR: packing failed; see ${dir}/log/pack.log"; tail -n 20 "${dir}/log/pack.log"; exit 1; }
+    done
+fi
+
+if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
+    if [ -z "${hf_repo}" ]; then
+        log "Stage 10: no --hf_repo; nothing published"
+    else
+        config=${hf_model:-${train_configs%% *}}
+        dir=$(model_dir "${config}")
+        out=${dir}/packed/$(basename "${dir}").zip
+        [ -f "${out}" ] || { log "ERROR: ${out} not found (run stage 9)"; exit 1; }
+        publish_opts=()
+        case "${hf_dry_run}" in
+            true) publish_opts+=(--dry_run) ;;
+            false) ;;
+            *) log "ERROR: --hf_dry_run takes true or false, got '${hf_dry_run}'"; exit 2 ;;
+        esac
+        log "Stage 10: publish ${out} -> https://huggingface.co/${hf_repo}$([ "${hf_dry_run}" = true ] && echo ' (dry run)')"
+        mkdir -p "${dir}/log"
+        "${py[@]}" -m espnet_echo.bin.publish --model "${out}" --hf_repo "${hf_repo}" \
+            ${publish_opts[@]+"${publish_opts[@]}"} 2>&1 | tee "${dir}/log/publish.log"
+    fi
 fi
 log "Successfully finished."

@@ -9,7 +9,9 @@
 #    embeddings), data, steps and batch;
 #  - stages 7-8 decode the test mixtures and the test conversations (1-2.5 min, 2-5
 #    unseen speakers) with EEND and with ArcFace+VBx blind diarization, score them beside
-#    the oracle and one-speaker references, and run the factorisation probe.
+#    the oracle and one-speaker references, and run the factorisation probe;
+#  - stage 9 packs each model (exp/<model>/packed/<model>.zip, with a model card); stage 10
+#    publishes one only when given --hf_repo owner/name.
 # --ablations true adds the RWSE-vs-last-layer ablation (Echo, last layer).
 # --pretrain_ablation true adds plain JEPA and GMM-anchored JEPA without DAAM (pretraining,
 # probes and downstream models), for the random / JEPA / GMM-JEPA / GMM-JEPA+DAAM table.
@@ -29,7 +31,7 @@ Options of this recipe (before any echo.sh option):
 Every other option goes to echo.sh after the recipe's own settings (--num_spk 3
 --token_type char --gmm_components 64 --local_data_opts "--num_train 1000 --num_dev 60
 --num_test 100 --max_spk 3 --max_words 8", --test_sets "test test_conv", --probe_set
-probe, --diar_modes "eend vbx" and its pretraining and training configs), so it
+probe, --diar_modes "eend vbx", --data_licence and its pretraining and training configs), so it
 overrides them. echo.sh's options (the defaults shown are echo.sh's own):
 EOF
         ./echo.sh --help
@@ -64,4 +66,5 @@ fi
     --probe_set probe \
     --diar_modes "eend vbx" \
     --results RESULTS.md \
+    --data_licence "synthesised by local/data.sh with flite and espeak-ng voices from the King James Version of the Bible (public-domain text); no further restriction" \
     "$@"
