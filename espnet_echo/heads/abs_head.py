@@ -19,7 +19,9 @@ OUTPUT_KINDS = {
     "sources": "separated waveforms (B, S, N), zero past the mixture length, with "
     "'source_energy_db' (B, S) slot energy relative to the mixture (dB)",
     "tokens": "token ids per slot (B, S, L), padded with -1, without blank/sos/eos, "
-    "with 'token_lengths' (B, S); produced by decode()",
+    "with 'token_lengths' (B, S), 'token_frames' (B, S, L) (the encoder frame of each "
+    "token, -1 on padding) and 'token_activity' (B, T, S) (each slot's speech activity "
+    "in [0, 1], e.g. its non-blank CTC posterior); produced by decode()",
     "speaker_frames": "frame-level speaker features (B, T, E), zero on padding, with "
     "'speaker_frames_lengths' (B,); pooled into L2-normalised embeddings by the head's "
     "embed()",

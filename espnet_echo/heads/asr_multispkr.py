@@ -54,7 +54,13 @@ class MultiSpkrASRHead(AbsEchoHead):
     ``hlens`` (B,). :meth:`decode` adds ``tokens`` (B, S, L) and ``token_lengths``
     (B, S): CTC best path when ``beam_size`` is 1 (or the head has no decoder),
     otherwise ESPnet's joint CTC/attention ``BeamSearch``, built once per
-    (beam_size, ctc_weight) and kept (outside the state dict).
+    (beam_size, ctc_weight) and kept (outside the state dict); ``token_frames``
+    (B, S, L): the encoder frame of each token (the first frame of its run on the CTC
+    best path; after beam search, its first frame in the CTC forced alignment of
+    ``torchaudio.functional.forced_align``), and ``token_activity`` (B, T, S): each
+    slot's non-blank CTC posterior per frame, the slot's speech activity as the ASR
+    stream sees it (what :mod:`espnet_echo.inference.attribution` matches slots to
+    speakers with).
 
     Args:
         encoder_output_size: Feature dimension D of the encoder features.
@@ -300,12 +306,65 @@ class MultiSpkrASRHead(AbsEchoHead):
 
     def _ctc_greedy(self, hs: torch.Tensor, hlens: torch.Tensor) -> List[List[int]]:
         """CTC best path, repeats collapsed, blank and sos/eos removed, per stream."""
+        return [ids for ids, _ in self._ctc_greedy_timed(hs, hlens)]
+
+    def _ctc_greedy_timed(
+        self, hs: torch.Tensor, hlens: torch.Tensor
+    ) -> List[Tuple[List[int], List[int]]]:
+        """CTC best path per stream with the first frame of each emitted token.
+
+        Returns:
+            Per stream ``(ids, frames)``: repeats collapsed, blank and sos/eos removed.
+        """
         best = self.ctc.argmax(hs).cpu()
         out = []
         for seq, n in zip(best, hlens.cpu().tolist()):
-            ids = [int(x[0]) for x in groupby(seq[:n].tolist())]
-            out.append([i for i in ids if i not in (self.blank_id, self.eos)])
+            ids, frames, t = [], [], 0
+            for tok, run in groupby(seq[:n].tolist()):
+                if tok not in (self.blank_id, self.eos):
+                    ids.append(int(tok))
+                    frames.append(t)
+                t += len(list(run))
+            out.append((ids, frames))
         return out
+
+    def _align(self, h: torch.Tensor, ids: List[int]) -> List[int]:
+        """First frame of each token of ``ids`` in the CTC forced alignment of stream
+        ``h`` (T, D') (``torchaudio.functional.forced_align``, Viterbi over the CTC
+        posteriors). When no alignment exists (more tokens, with the blanks between
+        repeats, than frames), the tokens are spread evenly over the stream."""
+        if not ids:
+            return []
+        import torchaudio.functional as taf
+
+        n = h.size(0)
+        try:
+            logp = self.ctc.log_softmax(h[None]).float().cpu()
+            path, _ = taf.forced_align(
+                logp, torch.tensor([ids], dtype=torch.int32), blank=self.blank_id
+            )
+        except RuntimeError:
+            return [int(i * n / len(ids)) for i in range(len(ids))]
+        # a token starts where the path leaves blank or changes token (CTC puts a
+        # blank between two equal tokens, so a run is one token)
+        seq = path[0].tolist()
+        return [t for t, tok in enumerate(seq)
+                if tok != self.blank_id and (t == 0 or seq[t - 1] != tok)]
+
+    def token_activity(self, hs: torch.Tensor, hlens: torch.Tensor) -> torch.Tensor:
+        """Non-blank CTC posterior of each slot per frame.
+
+        Args:
+            hs: Streams (B, S, T, D').
+            hlens: Valid frames (B,).
+
+        Returns:
+            (B, T, S) in [0, 1], zero on padding.
+        """
+        logp = self.ctc.log_softmax(hs)  # (B, S, T, V)
+        act = 1.0 - logp[..., self.blank_id].exp()
+        valid = torch.arange(hs.size(2), device=hs.device)[None, :] < hlens[:, None]
+        return (act * valid[:, None, :]).transpose(1, 2)
 
     def _error_rates(
         self, hs: torch.Tensor, hlens: torch.Tensor, ys_pad: torch.Tensor
@@ -458,23 +517,28 @@ class MultiSpkrASRHead(AbsEchoHead):
         ctc_weight: float,
         maxlenratio: float,
         minlenratio: float,
-    ) -> List[List[int]]:
-        """One hypothesis per slot of one utterance's streams (S, T, D').
+    ) -> List[Tuple[List[int], List[int]]]:
+        """One hypothesis per slot of one utterance's streams (S, T, D'), with the
+        frame of each token.
 
         CTC best path when ``beam_size`` is 1 or the head has no decoder, else the
         joint CTC/attention beam search (ESPnet's ``BeamSearch``, as in
-        ``espnet2.bin.asr_inference.Speech2Text``).
+        ``espnet2.bin.asr_inference.Speech2Text``) and the CTC forced alignment of
+        its result (:meth:`_align`).
         """
         hs = hs[:, :n]
         if beam_size == 1 or self.decoder is None:
-            return self._ctc_greedy(hs, torch.full((self.num_spk,), n, dtype=torch.long))
+            return self._ctc_greedy_timed(
+                hs, torch.full((self.num_spk,), n, dtype=torch.long)
+            )
         beam = self._beam_search(beam_size, ctc_weight)
         special = (self.sos, self.eos, self.blank_id)
         hyps = []
         for s in range(self.num_spk):
             nbest = beam(x=hs[s], maxlenratio=maxlenratio, minlenratio=minlenratio)
             ids = nbest[0].yseq.tolist() if nbest else []
-            hyps.append([i for i in ids if i not in special])
+            ids = [i for i in ids if i not in special]
+            hyps.append((ids, self._align(hs[s], ids)))
         return hyps
 
     @torch.no_grad()
@@ -489,8 +553,9 @@ class MultiSpkrASRHead(AbsEchoHead):
 
         Returns:
             The output plus ``tokens`` (B, S, L) long, padded with -1, without
-            blank/sos/eos, and ``token_lengths`` (B, S) (0: empty hypothesis, a null
-            slot).
+            blank/sos/eos, ``token_lengths`` (B, S) (0: empty hypothesis, a null
+            slot), ``token_frames`` (B, S, L) (encoder frame of each token, -1 on
+            padding) and ``token_activity`` (B, T, S) (:meth:`token_activity`).
 
         Raises:
             ValueError: ``beam_size < 1``.
@@ -515,17 +580,22 @@ class MultiSpkrASRHead(AbsEchoHead):
             ]
         finally:
             self.train(was_training)
-        lengths = torch.tensor([[len(h) for h in hb] for hb in hyps], dtype=torch.long)
-        tokens = torch.full(
-            (hs.size(0), self.num_spk, max(1, int(lengths.max()) if hyps else 1)),
-            self.ignore_id,
-            dtype=torch.long,
+        lengths = torch.tensor(
+            [[len(ids) for ids, _ in hb] for hb in hyps], dtype=torch.long
         )
+        shape = (hs.size(0), self.num_spk, max(1, int(lengths.max()) if hyps else 1))
+        tokens = torch.full(shape, self.ignore_id, dtype=torch.long)
+        frames = torch.full(shape, -1, dtype=torch.long)
         for b, hb in enumerate(hyps):
-            for s, h in enumerate(hb):
-                tokens[b, s, : len(h)] = torch.tensor(h, dtype=torch.long)
+            for s, (ids, fr) in enumerate(hb):
+                tokens[b, s, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+                frames[b, s, : len(fr)] = torch.tensor(fr, dtype=torch.long)
+        with torch.no_grad():
+            activity = self.token_activity(hs, hlens.to(hs.device))
         return {
             **output,
             "tokens": tokens.to(hs.device),
             "token_lengths": lengths.reshape(hs.size(0), self.num_spk).to(hs.device),
+            "token_frames": frames.to(hs.device),
+            "token_activity": activity,
         }

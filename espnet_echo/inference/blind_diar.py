@@ -73,6 +73,8 @@ class BlindDiarResult:
         window_labels: Speaker of each kept window (N,) in ``[0, K̂)`` (after step 6's
             renumbering; -1 for a window whose speaker was dropped).
         window_posteriors: VBx posteriors (N, K_vbx) (columns in VBx's numbering).
+        primary: Speaker of each frame from step 4 (T,) int64, -1 for no speech: the
+            exclusive (one speaker per frame) diarization.
     """
 
     activity: np.ndarray
@@ -80,6 +82,7 @@ class BlindDiarResult:
     windows: np.ndarray
     window_labels: np.ndarray
     window_posteriors: np.ndarray
+    primary: Optional[np.ndarray] = None
 
 
 def speech_and_count(active: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -276,7 +279,7 @@ def blind_diarize(
             logging.warning(f"{name}: no speech; 0 speakers whatever the count asked")
         return BlindDiarResult(
             np.zeros((t, 0), np.int8), 0, empty_windows, np.zeros(0, np.int64),
-            np.zeros((0, 0)),
+            np.zeros((0, 0)), np.full(t, -1, dtype=np.int64),
         )
 
     grid = make_windows(t, window, hop)
@@ -313,4 +316,4 @@ def blind_diarize(
         second = second_speaker(primary, k_hat)
         both = (count >= 2) & (second >= 0)
         activity[np.flatnonzero(both), second[both]] = 1
-    return BlindDiarResult(activity, k_hat, windows, renum[labels], post)
+    return BlindDiarResult(activity, k_hat, windows, renum[labels], post, primary)

@@ -3,11 +3,13 @@
 """Speech2Echo: diarize, separate and transcribe one recording with a trained Echo model."""
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import soundfile
 import torch
 from espnet2.text.build_tokenizer import build_tokenizer
 from espnet2.text.token_id_converter import TokenIDConverter
@@ -17,8 +19,21 @@ from espnet_echo import registry
 from espnet_echo.cluster.plda import PLDA
 from espnet_echo.cluster.vbx import VBx, resolve_num_speakers
 from espnet_echo.heads.abs_head import HeadOutput
+from espnet_echo.inference.attribution import (
+    exclusive_activity,
+    frame_envelope,
+    match_slots,
+    tokens_to_words,
+    words_in,
+)
 from espnet_echo.inference.blind_diar import BlindDiarResult, blind_diarize, speech_and_count
-from espnet_echo.inference.chunking import chunk_starts, link_slots, stitch_frames
+from espnet_echo.inference.chunking import (
+    FrameStitcher,
+    OverlapAdd,
+    chunk_starts,
+    link_to_previous,
+    owned_ranges,
+)
 from espnet_echo.inference.precision import (
     autocast,
     check_quantize,
@@ -28,6 +43,7 @@ from espnet_echo.inference.precision import (
     quantize_linear,
     resolve_dtype,
 )
+from espnet_echo.inference.result import EchoResult, Word
 from espnet_echo.tasks.echo import EchoTask
 from espnet_echo.utils.archive import check_archive
 from espnet_echo.utils.fileio import file_digest
@@ -36,13 +52,15 @@ registry.register()
 
 #: Output kinds that count speakers, in order of precedence (see Speech2Echo).
 COUNT_ORDER = ("activity", "sources", "tokens")
-#: Frame-level outputs stitched across chunks: ``{kind: its lengths entry}``.
-FRAME_KINDS = {"activity": "activity_lengths", "speaker_frames": "speaker_frames_lengths"}
 DIAR_MODES = ("eend", "vbx")
 
 
 def build_model(train_config: Union[Path, str], device: str = "cpu"):
     """Build an ESPnetEchoModel (initial weights) from its training config.
+
+    The files the config names (GlobalMVN statistics, BPE model, token list) are
+    looked up next to the model first, so a model runs from any directory
+    (:func:`espnet_echo.inference.model_files.resolved_train_config`).
 
     Args:
         train_config: ``config.yaml`` written by training.
@@ -52,18 +70,13 @@ def build_model(train_config: Union[Path, str], device: str = "cpu"):
         ``(model, args)``.
 
     Raises:
-        ValueError: a file the config names (e.g. the GlobalMVN statistics of
-            ``normalize_conf``) does not exist; such paths are relative to the directory
-            training ran in (the recipe dir), so the message says to run from there.
+        ValueError: a file the config names cannot be found (the message names the
+            config, the key and every place tried).
     """
-    try:
-        return EchoTask.build_model_from_file(train_config, None, device)
-    except FileNotFoundError as e:
-        raise ValueError(
-            f"{train_config}: {e.filename or e} not found from {Path.cwd()}: the config "
-            "names files relative to the directory training ran in (the recipe dir); run "
-            "from there"
-        ) from None
+    from espnet_echo.inference.model_files import resolved_train_config
+
+    with resolved_train_config(train_config) as config:
+        return EchoTask.build_model_from_file(config, None, device)
 
 
 def load_model(
@@ -95,35 +108,17 @@ def load_model(
     return model.eval(), args
 
 
-@dataclass
-class EchoResult:
-    """What Speech2Echo returns for one recording.
-
-    Attributes:
-        num_spk: Estimated number of speakers K̂.
-        segments: Speaker turns ``(start_s, end_s, speaker_index)``, speaker_index < K̂.
-        sources: Separated waveforms (K̂, N) or None without a separation head.
-        texts: One transcript per recognised speaker, or None without an ASR head.
-    """
-
-    num_spk: int
-    segments: List[Tuple[float, float, int]] = field(default_factory=list)
-    sources: Optional[np.ndarray] = None
-    texts: Optional[List[str]] = None
-
-
 class Speech2Echo:
-    """Run a trained ESPnetEchoModel on single recordings.
+    """Run a trained ESPnetEchoModel on single recordings: one coherent result.
 
     **Passes.** A recording of at most ``chunk_s`` goes through the encoder in one pass
-    (``ESPnetEchoModel.infer``) with the heads of ``tasks``. A longer one is cut into
-    chunks of ``chunk_s`` every ``chunk_hop_s`` (``chunk_batch`` chunks per forward, so
-    memory is bounded by ``chunk_batch x chunk_s``), and only its diarization and
-    speaker heads run: the frame-level outputs are stitched, each frame from the chunk
-    where it is most central, EEND slots linked across chunks by PIT over the shared
-    frames (:mod:`espnet_echo.inference.chunking`). Separation and ASR of long
-    recordings are not stitched (a later issue): ``sources`` and ``texts`` are None,
-    with one logged warning.
+    (``ESPnetEchoModel.infer``) with the heads of ``tasks``. A longer one is read and
+    cut into chunks of ``chunk_s`` every ``chunk_hop_s`` (``chunk_batch`` chunks per
+    forward), every head running on every chunk, so memory is bounded by the chunk, not
+    the recording (:mod:`espnet_echo.inference.chunking`): frame-level outputs are
+    stitched as they come, each frame from the chunk where it is most central, EEND
+    slots linked to the previous chunk's by PIT over the shared frames; separated
+    slots are spilled to a temporary dir; token hypotheses are kept per chunk.
 
     **Policy.** One post-processing policy over the heads' standard outputs
     (``espnet_echo.heads.abs_head.OUTPUT_KINDS``), whatever heads produced them:
@@ -152,12 +147,23 @@ class Speech2Echo:
        Activity comes first because it is the only output trained with absent
        speakers as explicit all-zero targets over time; a separation slot's energy
        and an ASR slot's emptiness are the fallbacks when no diarization head exists.
-    2. **Sources**: the K̂ loudest separation slots, in slot order (without an
-       activity output these are exactly the slots above ``sep_null_db``).
-    3. **Texts**: the non-empty transcripts in slot order (not cut to K̂).
+    2. **Exclusive turns** (at most one speaker per frame, for transcript
+       alignment): in overlap, the speaker of the highest EEND posterior (``eend``)
+       or the speaker of the nearest window centre (``vbx``, step 4 of blind_diar).
+    3. **Attribution** (:mod:`espnet_echo.inference.attribution`): in every chunk, the
+       separation slots (by their RMS envelope) and the ASR slots (by their non-blank
+       CTC posterior) are matched one to one to the speakers active in the chunk by
+       activity overlap. Without an activity output (one chunk only), the speakers
+       are the counted separation (or ASR) slots, and the other head is matched to
+       their activity.
+    4. **Tracks**: speaker ``k``'s track is, per chunk, its matched slot (silence
+       where it has none), overlap-added across chunks with triangular crossfades
+       (:class:`~espnet_echo.inference.chunking.OverlapAdd`).
+    5. **Words**: speaker ``k``'s words are those of its matched ASR slot, with times
+       (CTC frames), each word kept from the chunk owning its onset frame (the
+       nearest-centre rule of the frames); its text is its words joined by spaces.
 
-    Speaker ``k`` of the segments, of the sources and of the texts are not yet
-    linked to each other (each follows its own head's slot order).
+    So speaker ``k`` of the turns, the track and the words is one person.
 
     Args:
         train_config: ``config.yaml`` written by training.
@@ -304,10 +310,8 @@ class Speech2Echo:
                     f"min_speech_share must be in (0, 1], got {min_speech_share}"
                 )
             self.vbx = VBx(threshold=vbx_threshold, loopP=loopP, Fa=Fa, Fb=Fb)
-        #: Tasks run on a recording of at most ``chunk_s``, in the model's order.
+        #: Tasks run on every chunk, in the model's order.
         self.tasks = [t for t in known if t in selected]
-        #: Tasks run on the chunks of a longer one.
-        self.chunk_tasks = [t for t in self.tasks if t in (self.diar_task, self.spk_task)]
         self.output_kinds = tuple(
             dict.fromkeys(k for t in self.tasks for k in heads[t].output_kinds)
         )
@@ -322,7 +326,6 @@ class Speech2Echo:
             )
         self.chunk_samples = self.chunk_frames * frame_shift
         self.chunk_batch = chunk_batch
-        self._warned_chunks = False
         self.tokenizer = self.converter = None
         if "tokens" in self.output_kinds:
             self.tokenizer = build_tokenizer(
@@ -417,45 +420,81 @@ class Speech2Echo:
             raise ValueError(f"{name}: empty audio")
         if not np.all(np.isfinite(speech)):
             raise ValueError(f"{name}: audio contains NaN or Inf")
-        if speech.size < 2 * self.model.frame_shift:
-            raise ValueError(
-                f"{name}: {speech.size} samples is shorter than two encoder frames "
-                f"({2 * self.model.frame_shift} samples)"
-            )
+        self._check_length(speech.size, name)
         return speech
 
+    def _check_length(self, num_samples: int, name: str) -> None:
+        if num_samples < self.min_samples:
+            raise ValueError(
+                f"{name}: {num_samples} samples is shorter than two encoder frames "
+                f"({self.min_samples} samples)"
+            )
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest recording the model takes (two encoder frames)."""
+        return 2 * self.model.frame_shift
+
+    def num_chunks(self, num_samples: int) -> int:
+        """Encoder passes (chunks) a recording of ``num_samples`` takes."""
+        if num_samples <= self.chunk_samples:
+            return 1
+        shift = self.model.frame_shift
+        return len(chunk_starts(num_samples, self.chunk_samples,
+                                self.chunk_hop_frames * shift, shift))
+
     @torch.inference_mode()
-    def __call__(self, speech: np.ndarray, name: str = "input") -> EchoResult:
+    def __call__(
+        self,
+        speech,
+        name: str = "input",
+        track_dir: Union[Path, str, None] = None,
+        progress=None,
+    ) -> EchoResult:
         """Diarize, separate and transcribe one mono recording at ``fs``.
 
         Args:
-            speech: Waveform (N,).
-            name: Used in error messages.
+            speech: Waveform (N,), or a reader with ``num_samples`` and
+                ``read(start, stop) -> (n,) float32`` (e.g.
+                :class:`espnet_echo.inference.audio_input.AudioFile`), read chunk by
+                chunk so a long file is never loaded whole.
+            name: Recording id (the result's ``name``; used in error messages).
+            track_dir: Where a recording of more than one chunk writes its stitched
+                tracks (``<name>_spk<k>.wav``, float32 WAV) instead of holding them
+                (:attr:`EchoResult.source_files`); None keeps them in memory.
+            progress: Optional tqdm-like object; ``update(1)`` after each chunk.
 
         Returns:
-            EchoResult. Silent input gives K̂=0, no segments, no sources, no texts. A
-            recording longer than ``chunk_s`` has no sources and no texts (see the
-            class docstring).
+            EchoResult, coherent per speaker. Silent input gives K̂=0 and nothing else.
 
         Raises:
-            ValueError: invalid audio (see :meth:`check_input`); in ``vbx`` mode,
-                speaker counts the recording cannot satisfy or NaN speaker frames
-                (naming ``name``).
+            ValueError: invalid audio (see :meth:`check_input`); a recording longer
+                than ``chunk_s`` with a model without a diarization head; in ``vbx``
+                mode, speaker counts the recording cannot satisfy or NaN speaker
+                frames (naming ``name``).
         """
-        speech = self.check_input(speech, name)
-        if not np.any(speech):
-            return EchoResult(num_spk=0, segments=[], sources=None, texts=None)
-        if len(speech) > self.chunk_samples:
-            out = self._infer_chunked(speech)
+        if hasattr(speech, "read") and hasattr(speech, "num_samples"):
+            source = speech
+            self._check_length(int(source.num_samples), name)
         else:
-            x = torch.from_numpy(speech)[None].to(self.device)
-            x_lens = torch.tensor([x.shape[1]], device=self.device)
-            outputs = self._infer(x, x_lens, dict(self.options, tasks=self.tasks))
-            out = {
-                k: v for task, o in outputs.items() if task in self.tasks
-                for k, v in o.items()
-            }
-        return self.postprocess(out, duration=len(speech) / self.fs, name=name)
+            array = self.check_input(speech, name)
+            if not np.any(array):
+                return EchoResult(num_spk=0, name=name, duration=len(array) / self.fs,
+                                  fs=self.fs)
+            source = _ArraySource(array)
+        num_samples = int(source.num_samples)
+        if num_samples > self.chunk_samples and not self.has_diarization:
+            raise ValueError(
+                f"{name}: {num_samples / self.fs:.1f} s is longer than chunk_s "
+                f"({self.chunk_samples / self.fs} s); linking speakers across chunks "
+                "needs a diarization head, which this model lacks: raise chunk_s"
+            )
+        with tempfile.TemporaryDirectory(prefix="echo-chunks-") as spill:
+            run = self._run_chunks(source, name, Path(spill), progress)
+            if run is None:  # every sample zero
+                return EchoResult(num_spk=0, name=name, duration=num_samples / self.fs,
+                                  fs=self.fs)
+            return self._build_result(run, name, track_dir)
 
     def _infer(
         self, x: torch.Tensor, x_lens: torch.Tensor, options: Dict
@@ -465,109 +504,223 @@ class Speech2Echo:
             outputs = self.model.infer(x, x_lens, options)
         return outputs_to_float32(outputs) if self.dtype != "float32" else outputs
 
-    def _infer_chunked(self, speech: np.ndarray) -> HeadOutput:
-        """Frame-level outputs of a long recording, chunk by chunk, stitched.
+    def _run_chunks(self, source, name: str, spill: Path, progress=None) -> Optional["_Pass"]:
+        """One encoder pass per chunk with every head of ``self.tasks``.
+
+        A recording of at most ``chunk_s`` is one chunk. Chunks of a longer one go
+        ``chunk_batch`` at a time (the last, shorter one alone, so no chunk is padded
+        and results do not depend on ``chunk_batch``). Frame outputs are stitched as
+        they come (:class:`~espnet_echo.inference.chunking.FrameStitcher`; EEND slots
+        linked to the previous chunk's first); separated slots of a recording of
+        several chunks are spilled to ``spill`` (float16) until the speakers are known.
 
         Returns:
-            ``activity`` / ``speaker_frames`` (1, T, .) with their ``*_lengths`` (1,), T
-            the frames of one pass over the whole recording.
+            The collected outputs, or None when every sample is zero.
         """
-        if not self._warned_chunks and set(self.tasks) - set(self.chunk_tasks):
-            logging.warning(
-                f"recordings longer than {self.chunk_samples / self.fs} s are processed "
-                f"in chunks with the heads {self.chunk_tasks} only: no separated sources "
-                "or transcripts for them (long-audio stitching of those is not built)"
-            )
-            self._warned_chunks = True
+        n = int(source.num_samples)
         shift = self.model.frame_shift
-        starts = chunk_starts(
-            len(speech), self.chunk_samples, self.chunk_hop_frames * shift, shift
-        )
-        options = dict(self.options, tasks=self.chunk_tasks)
-        chunks: Dict[str, List[np.ndarray]] = {}
-        # the last chunk may be shorter: it goes alone, so no chunk is ever padded and
-        # the result does not depend on chunk_batch
-        full = len(starts) - (len(speech) - starts[-1] < self.chunk_samples)
+        starts = ([0] if n <= self.chunk_samples else
+                  chunk_starts(n, self.chunk_samples, self.chunk_hop_frames * shift, shift))
+        run = _Pass(starts=starts, num_samples=n, spill=spill if len(starts) > 1 else None)
+        options = dict(self.options, tasks=self.tasks)
+        max_frames = n // shift + 2
+        stitchers = {"activity": FrameStitcher(max_frames),
+                     "speaker_frames": FrameStitcher(max_frames, np.float16)}
+        full = len(starts) - (n - starts[-1] < self.chunk_samples)
         groups = [starts[i:min(i + self.chunk_batch, full)]
                   for i in range(0, full, self.chunk_batch)] + [starts[full:]]
+        prev_act = None
+        nonzero = False
         for group in filter(None, groups):
-            part = [speech[s:s + self.chunk_samples] for s in group]
+            part = [np.asarray(source.read(s, min(s + self.chunk_samples, n)), np.float32)
+                    for s in group]
+            nonzero = nonzero or any(np.any(p) for p in part)
             x = torch.from_numpy(np.stack(part))
             x_lens = torch.full((len(part),), x.shape[1])
             outputs = self._infer(x.to(self.device), x_lens.to(self.device), options)
-            flat = {
-                k: v for task, o in outputs.items() if task in self.chunk_tasks
-                for k, v in o.items()
-            }
-            for kind, lens_key in FRAME_KINDS.items():
-                if kind in flat:
-                    for b in range(len(part)):
-                        n = int(flat[lens_key][b])
-                        chunks.setdefault(kind, []).append(
-                            flat[kind][b, :n].float().cpu().numpy()
-                        )
-        offsets = [s // shift for s in starts]
-        out: HeadOutput = {}
-        for kind, arrays in chunks.items():
-            if kind == "activity" and self.diar_mode == "eend":
-                arrays = link_slots(arrays, offsets)
-            stitched = torch.from_numpy(stitch_frames(arrays, offsets))
-            out[kind] = stitched[None]
-            out[FRAME_KINDS[kind]] = torch.tensor([stitched.shape[0]])
-        return out
+            flat = {k: v for task, o in outputs.items() if task in self.tasks
+                    for k, v in o.items()}
+            for b, start in enumerate(group):
+                offset = start // shift
+                if "activity" in flat:
+                    act = flat["activity"][b, : int(flat["activity_lengths"][b])]
+                    act = act.float().cpu().numpy()
+                    if self.diar_mode == "eend" and prev_act is not None:
+                        act = link_to_previous(prev_act[1], prev_act[0], act, offset)
+                    prev_act = (offset, act)
+                    stitchers["activity"].add(offset, act)
+                    run.lengths.append(len(act))
+                if "speaker_frames" in flat:
+                    sf = flat["speaker_frames"][b, : int(flat["speaker_frames_lengths"][b])]
+                    stitchers["speaker_frames"].add(offset, sf.float().cpu().numpy())
+                run.collect(b, flat, len(part[b]), shift, self.frame_sec)
+            if progress is not None:
+                progress.update(len(group))
+        if not nonzero:
+            return None
+        for kind, st in stitchers.items():
+            if st.pending is not None:
+                setattr(run, kind, st.finish())
+        return run
 
+    # ---------------------------------------------------------------- the policy
     def postprocess(self, out: HeadOutput, duration: float, name: str = "input") -> EchoResult:
-        """Apply the policy (see the class docstring) to one recording's outputs.
+        """Apply the policy (class docstring) to the outputs of one pass over a whole
+        recording (a batch of one).
 
         Args:
-            out: The standard entries of the heads' outputs for a batch of one
-                (``activity``/``activity_lengths``, ``sources``/``source_energy_db``,
-                ``tokens``/``token_lengths``; ``speaker_frames``/
-                ``speaker_frames_lengths`` in ``vbx`` mode).
+            out: The standard entries of the heads' outputs (``activity``/
+                ``activity_lengths``, ``sources``/``source_energy_db``, ``tokens``/
+                ``token_lengths``/``token_frames``/``token_activity``;
+                ``speaker_frames``/``speaker_frames_lengths`` in ``vbx`` mode).
             duration: Recording length in seconds (turns are clipped to it).
             name: The recording, for error messages.
 
         Returns:
             EchoResult.
-
-        Raises:
-            ValueError: ``vbx`` mode without ``speaker_frames``, or see
-                :meth:`blind_diarize`.
         """
-        speakers: Dict[str, List[int]] = {}  # output kind -> slots counted as speakers
-        active = texts = energy = None
+        shift = self.model.frame_shift
+        n = int(round(duration * self.fs))
+        run = _Pass(starts=[0], num_samples=n, spill=None)
         if "activity" in out:
-            n = int(out["activity_lengths"][0])
-            active = self._activity(out["activity"][0, :n])
+            t = int(out["activity_lengths"][0])
+            run.activity = out["activity"][0, :t].float().cpu().numpy()
+            run.lengths.append(t)
+        if "speaker_frames" in out:
+            t = int(out["speaker_frames_lengths"][0])
+            run.speaker_frames = out["speaker_frames"][0, :t].float().cpu().numpy()
+        run.collect(0, out, n, shift, self.frame_sec)
+        return self._build_result(run, name, None)
+
+    def _speakers(self, run: "_Pass", name: str):
+        """Speaker count, activity (T, K) 0/1 and exclusive activity of a recording.
+
+        Returns:
+            ``(activity, exclusive, counted)``. Without an activity output the
+            speakers are the counted separation (or ASR) slots of the one chunk:
+            ``activity`` is theirs (envelopes relative to their peak, or non-blank
+            posteriors), ``exclusive`` is None and ``counted`` is ``(kind, slots)``
+            (speaker ``k`` is slot ``slots[k]`` of that head); else ``counted`` is
+            None.
+        """
+        if run.activity is not None:
+            probs = run.activity
+            active = self._activity(torch.from_numpy(probs))
             if self.diar_mode == "vbx":
-                active = self.blind_diarize(out, active, name).activity
-                speakers["activity"] = list(range(active.shape[1]))
-            else:
-                min_frames = self.min_speaker_sec / self.frame_sec
-                speakers["activity"] = [
-                    s for s in range(active.shape[1]) if active[:, s].sum() >= min_frames
-                ]
-        if "sources" in out:
-            energy = out["source_energy_db"][0].cpu().numpy()
-            speakers["sources"] = [
-                s for s in range(len(energy)) if energy[s] > self.sep_null_db
-            ]
-        if "tokens" in out:
-            texts = [
-                self._detokenize(out["tokens"][0, s, : int(length)].tolist())
-                for s, length in enumerate(out["token_lengths"][0])
-            ]
-            speakers["tokens"] = [s for s, t in enumerate(texts) if t]
-        counted = next((k for k in COUNT_ORDER if k in speakers), None)
-        result = EchoResult(num_spk=0 if counted is None else len(speakers[counted]))
-        if active is not None:
-            result.segments = self._segments(active, speakers["activity"], duration)
-        if energy is not None:
-            loudest = np.argsort(-energy, kind="stable")[: result.num_spk]
-            result.sources = out["sources"][0].cpu().numpy()[sorted(loudest)]
-        if texts is not None:
-            result.texts = [texts[s] for s in speakers["tokens"]]
+                t = active.shape[0]
+                blind = self.blind_diarize(
+                    {"speaker_frames": torch.from_numpy(
+                        run.speaker_frames[:t].astype(np.float32))[None],
+                     "speaker_frames_lengths": torch.tensor([t])}
+                    if run.speaker_frames is not None else {}, active, name)
+                act = blind.activity
+                excl = np.zeros_like(act)
+                rows = np.flatnonzero(blind.primary >= 0)
+                excl[rows, blind.primary[rows]] = 1
+                return act, excl, None
+            min_frames = self.min_speaker_sec / self.frame_sec
+            slots = [s for s in range(active.shape[1]) if active[:, s].sum() >= min_frames]
+            act = active[:, slots]
+            return act, exclusive_activity(act, probs[:, slots]), None
+        if run.source_energy:
+            energy = run.source_energy[0]
+            slots = [s for s in range(len(energy)) if energy[s] > self.sep_null_db]
+            env = run.source_env[0]
+            # the envelope relative to its peak: a counted slot's activity
+            act = env[:, slots] / np.maximum(env[:, slots].max(0, keepdims=True), 1e-9)
+            return act, None, ("sources", slots)
+        if run.tokens:
+            slots = [s for s, (ids, _) in enumerate(run.tokens[0]) if ids]
+            return run.token_activity[0][:, slots], None, ("tokens", slots)
+        return np.zeros((0, 0)), None, None
+
+    def _build_result(self, run: "_Pass", name: str, track_dir) -> EchoResult:
+        """Speakers, then every slot of every chunk matched to them (attribution)."""
+        duration = run.num_samples / self.fs
+        spk_act, excl, counted = self._speakers(run, name)
+        k_hat = spk_act.shape[1]
+        result = EchoResult(num_spk=k_hat, name=name, duration=duration, fs=self.fs)
+        if run.activity is not None:
+            result.segments = self._segments(spk_act, list(range(k_hat)), duration)
+            result.exclusive_segments = self._segments(excl, list(range(k_hat)), duration)
+        shift = self.model.frame_shift
+        offsets = [s // shift for s in run.starts]
+
+        def window(i: int, t: int) -> np.ndarray:
+            part = spk_act[offsets[i]:offsets[i] + t]
+            if len(part) < t:  # the speaker activity ends before the chunk's frames
+                part = np.concatenate([part, np.zeros((t - len(part), k_hat))])
+            return part
+
+        def slots_of(kind: str, i: int, slot_activity: np.ndarray) -> np.ndarray:
+            if counted is not None and counted[0] == kind:  # the speakers are its slots
+                return np.asarray(counted[1], dtype=np.int64)
+            return match_slots(slot_activity, window(i, len(slot_activity)))
+
+        if run.source_env and k_hat:
+            self._stitch_tracks(run, result, slots_of, track_dir)
+        if run.tokens:
+            lengths = [len(a) for a in run.token_activity]
+            owned = owned_ranges(offsets, lengths)
+            words: List[List[Word]] = [[] for _ in range(k_hat)]
+            for i, (hyps, tok_act) in enumerate(zip(run.tokens, run.token_activity)):
+                if not k_hat:
+                    break
+                slot_of = slots_of("tokens", i, tok_act)
+                begin_s, end_s = (owned[i][0] * self.frame_sec, owned[i][1] * self.frame_sec)
+                for k, s in enumerate(slot_of):
+                    if s < 0:
+                        continue
+                    ids, frames = hyps[s]
+                    w = self._words(ids, frames, offsets[i] * self.frame_sec)
+                    words[k] += words_in(w, begin_s, None if i + 1 == len(owned) else end_s)
+            result.words = words
+            result.texts = [" ".join(w.text for w in ws) for ws in words]
         return result
+
+    def _stitch_tracks(self, run: "_Pass", result: EchoResult, slots_of, track_dir) -> None:
+        """Each speaker's separated track: per chunk the matched slot, overlap-added."""
+        k_hat = result.num_spk
+        files, blocks = None, []
+        if run.spill is not None and track_dir is not None:
+            Path(track_dir).mkdir(parents=True, exist_ok=True)
+            files = [Path(track_dir) / f"{result.name}_spk{k}.wav" for k in range(k_hat)]
+            writers = [soundfile.SoundFile(f, "w", self.fs, 1, subtype="FLOAT")
+                       for f in files]
+
+            def sink(block):
+                for wr, row in zip(writers, block):
+                    wr.write(row)
+        else:
+            writers = []
+            sink = blocks.append
+        ola = OverlapAdd(k_hat, run.num_samples, sink)
+        try:
+            for i, start in enumerate(run.starts):
+                slot_of = slots_of("sources", i, run.source_env[i])
+                src = run.sources(i)
+                tracks = np.zeros((k_hat, src.shape[1]), dtype=np.float32)
+                for k, s in enumerate(slot_of):
+                    if s >= 0:
+                        tracks[k] = src[s]
+                ola.add(start, tracks)
+            ola.close()
+        finally:
+            for wr in writers:
+                wr.close()
+        if files is not None:
+            result.source_files = files
+        else:
+            result.sources = np.concatenate(blocks, axis=1) if blocks else None
+
+    def _words(self, ids: List[int], frames: List[int], offset_s: float) -> List[Word]:
+        """Words with times of one slot's hypothesis (special tokens dropped)."""
+        tokens = self.converter.ids2tokens(ids) if ids else []
+        keep = [i for i, t in enumerate(tokens) if t not in _SPECIAL_TOKENS]
+        return tokens_to_words(
+            [tokens[i] for i in keep], [frames[i] for i in keep], self.args.token_type,
+            self.tokenizer.tokens2text, self.frame_sec, offset_s,
+        )
 
     def blind_diarize(
         self, out: HeadOutput, active: np.ndarray, name: str = "input"
@@ -631,7 +784,76 @@ class Speech2Echo:
         segments.sort()
         return segments
 
-    def _detokenize(self, ids: List[int]) -> str:
-        tokens = self.converter.ids2tokens([i for i in ids if i > 0])
-        tokens = [t for t in tokens if t not in ("<unk>", "<sos/eos>", "<blank>")]
-        return self.tokenizer.tokens2text(tokens).strip()
+
+#: Tokens that are not text.
+_SPECIAL_TOKENS = ("<unk>", "<sos/eos>", "<blank>")
+
+
+class _ArraySource:
+    """An in-memory recording with the reading interface of an audio file."""
+
+    def __init__(self, speech: np.ndarray):
+        self.speech = speech
+        self.num_samples = len(speech)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return self.speech[start:stop]
+
+
+@dataclass
+class _Pass:
+    """What one pass over a recording's chunks collected (Speech2Echo internals).
+
+    Attributes:
+        starts: Sample offset of each chunk.
+        num_samples: Recording length N.
+        spill: Dir holding the separated slots of each chunk (float16 ``.npy``), or
+            None to hold them in memory (one chunk).
+        lengths: Activity frames of each chunk.
+        activity: Stitched (linked, for ``eend``) activity posteriors (T, S), or None.
+        speaker_frames: Stitched speaker frames (T, E) float16, or None.
+        source_env / source_energy: Per chunk, slot envelopes (T_i, S) and energies
+            (S,) dB re. the mixture.
+        tokens: Per chunk, per slot ``(ids, frames)``.
+        token_activity: Per chunk, the slots' token activity (T_i, S).
+    """
+
+    starts: List[int]
+    num_samples: int
+    spill: Optional[Path]
+    lengths: List[int] = field(default_factory=list)
+    activity: Optional[np.ndarray] = None
+    speaker_frames: Optional[np.ndarray] = None
+    source_env: List[np.ndarray] = field(default_factory=list)
+    source_energy: List[np.ndarray] = field(default_factory=list)
+    held_sources: List[np.ndarray] = field(default_factory=list)
+    tokens: List[List[Tuple[List[int], List[int]]]] = field(default_factory=list)
+    token_activity: List[np.ndarray] = field(default_factory=list)
+
+    def collect(self, b: int, flat: HeadOutput, num_samples: int, shift: int,
+                frame_sec: float) -> None:
+        """Keep item ``b`` of a batch's outputs (the next chunk) of ``num_samples``."""
+        i = max(len(self.source_env), len(self.tokens))
+        t = self.lengths[i] if len(self.lengths) > i else num_samples // shift
+        if "sources" in flat:
+            src = flat["sources"][b, :, :num_samples].float().cpu().numpy()
+            self.source_env.append(frame_envelope(src, shift, t))
+            self.source_energy.append(flat["source_energy_db"][b].float().cpu().numpy())
+            if self.spill is not None:
+                np.save(self.spill / f"{i}.npy", src.astype(np.float16))
+            else:
+                self.held_sources.append(src)
+        if "tokens" in flat:
+            hyps = []
+            for s, n in enumerate(flat["token_lengths"][b].tolist()):
+                hyps.append((flat["tokens"][b, s, :n].tolist(),
+                             flat["token_frames"][b, s, :n].tolist()))
+            self.tokens.append(hyps)
+            self.token_activity.append(
+                flat["token_activity"][b, :t].float().cpu().numpy())
+
+    def sources(self, i: int) -> np.ndarray:
+        """The separated slots (S, n_i) of chunk ``i``."""
+        if self.spill is None:
+            return self.held_sources[i]
+        return np.load(self.spill / f"{i}.npy").astype(np.float32)

@@ -9,7 +9,7 @@ import torch
 from espnet_echo.bin import echo_inference, pack
 from espnet_echo.cluster.plda import PLDA
 from espnet_echo.heads.abs_head import AbsEchoHead
-from espnet_echo.inference.speech2echo import Speech2Echo
+from espnet_echo.inference.speech2echo import Speech2Echo, _ArraySource
 from espnet_echo.tasks.echo import EchoTask
 
 TINY = [
@@ -68,59 +68,104 @@ def test_one_encoder_pass_and_the_beam_search_is_built_once(model_dir):
     assert first.texts == second.texts and first.num_spk == second.num_spk
 
 
-def _out(activity=None, energy=None, tokens=None, n=16000, t=25):
-    """Standard head outputs for one recording (the policy's input)."""
+def _out(activity=None, energy=None, tokens=None, n=16000, t=25, envelopes=None,
+         token_activity=None):
+    """Standard head outputs for one recording (the policy's input).
+
+    ``envelopes`` (S, T) scale slot s's constant waveform ``s + 1`` frame by frame;
+    ``token_activity`` (T, S) is the ASR slots' activity.
+    """
     out = {}
     if activity is not None:  # (T, S) 0/1
         act = torch.tensor(activity, dtype=torch.float32)[None]
         out.update(activity=act, activity_lengths=torch.tensor([act.shape[1]]))
     if energy is not None:
-        src = torch.arange(len(energy), dtype=torch.float32)[:, None].expand(-1, n)
-        out.update(sources=src[None].clone(), source_energy_db=torch.tensor([energy]))
+        src = torch.arange(1, len(energy) + 1, dtype=torch.float32)[:, None].expand(-1, n)
+        src = src.clone()
+        if envelopes is not None:
+            env = torch.tensor(envelopes, dtype=torch.float32)
+            src = src * env.repeat_interleave(n // env.shape[1], dim=1)
+        out.update(sources=src[None], source_energy_db=torch.tensor([energy]))
     if tokens is not None:
         width = max(1, max(len(x) for x in tokens))
         tok = torch.full((1, len(tokens), width), -1)
+        frames = torch.full((1, len(tokens), width), -1)
         for s, x in enumerate(tokens):
             tok[0, s, : len(x)] = torch.tensor(x, dtype=torch.long)
-        out.update(tokens=tok, token_lengths=torch.tensor([[len(x) for x in tokens]]))
+            frames[0, s, : len(x)] = torch.arange(len(x)) * 2
+        if token_activity is None:
+            token_activity = np.ones((t, len(tokens)))
+        out.update(tokens=tok, token_lengths=torch.tensor([[len(x) for x in tokens]]),
+                   token_frames=frames,
+                   token_activity=torch.tensor(token_activity, dtype=torch.float32)[None])
     return out
 
 
-def test_policy_counts_speakers_by_activity_then_energy_then_transcripts(echo):
+def test_policy_counts_speakers_and_ties_every_head_to_them(echo):
     frames = int(round(1.0 / echo.frame_sec))  # 1 s of encoder frames
+    half = frames // 2
     act = np.zeros((frames, 3))
-    act[: frames // 2, 2] = 1  # slot 2: 0.5 s -> a speaker
-    act[frames // 2 :, 0] = 1  # slot 0: 0.5 s -> a speaker; slot 1 silent
-    energy = [-40.0, -5.0, -1.0]  # slots 1, 2 above -20 dB
-    tokens = [[3], [], [4, 3]]  # "A", "", "BA"
-    res = echo.postprocess(_out(act, energy, tokens), duration=1.0)
+    act[:half, 2] = 1  # slot 2: 0.5 s -> speaker 1 (slot order), first half
+    act[half:, 0] = 1  # slot 0: 0.5 s -> speaker 0, second half; slot 1 silent
+    energy = [-40.0, -5.0, -1.0]
+    # separation slot 1 is loud in the first half (speaker 1), slot 2 in the second
+    # (speaker 0), slot 0 is quiet throughout
+    env = np.zeros((3, frames))
+    env[1, :half], env[2, half:], env[0] = 1.0, 1.0, 0.01
+    # ASR slot 0 speaks in the second half (speaker 0), slot 2 in the first (speaker 1)
+    tok_act = np.zeros((frames, 3))
+    tok_act[half:, 0], tok_act[:half, 2] = 1.0, 1.0
+    tokens = [[3], [4], [4, 3]]  # "A", "B", "BA"
+    res = echo.postprocess(
+        _out(act, energy, tokens, envelopes=env, token_activity=tok_act), duration=1.0
+    )
     assert res.num_spk == 2
     assert sorted({s for _, _, s in res.segments}) == [0, 1]
     # speaker 0 is slot 0 (slot order), its turn is the second half
     assert [seg for seg in res.segments if seg[2] == 0][0][0] == pytest.approx(0.5, abs=0.05)
     assert res.sources.shape == (2, 16000)
-    assert res.sources[:, 0].tolist() == [1.0, 2.0]  # the 2 loudest slots, slot order
-    assert res.texts == ["A", "BA"]  # non-empty transcripts, slot order
+    # speaker 0's track is separation slot 2 (waveform 3), speaker 1's slot 1 (2)
+    assert res.sources[0, -1] == 3.0 and res.sources[1, 0] == 2.0
+    assert res.texts == ["A", "BA"]  # ASR slot 0 -> speaker 0, slot 2 -> speaker 1
+    assert [w.text for w in res.words[1]] == ["BA"]
+    assert res.exclusive_segments == res.segments  # no overlap
 
-    # without activity: K = slots above sep_null_db
-    res = echo.postprocess(_out(None, [-40.0, -5.0, -1.0], tokens), duration=1.0)
-    assert res.num_spk == 2 and res.segments == []
-    assert res.sources[:, 0].tolist() == [1.0, 2.0]
+    # without activity: K = slots above sep_null_db, each its own speaker
+    res = echo.postprocess(_out(None, [-40.0, -5.0, -1.0], None), duration=1.0)
+    assert res.num_spk == 2 and res.segments == [] and res.exclusive_segments is None
+    assert sorted(res.sources[:, 0].tolist()) == [2.0, 3.0]
     res = echo.postprocess(_out(None, [-40.0, -30.0, -1.0], None), duration=1.0)
-    assert res.num_spk == 1 and res.sources[:, 0].tolist() == [2.0] and res.texts is None
-    # activity says 1 speaker: only the loudest slot is kept, whatever its energy
+    assert res.num_spk == 1 and res.sources[:, 0].tolist() == [3.0] and res.texts is None
+    # activity says 1 speaker: one track, the slot loud while it talks
     one = np.zeros((frames, 3))
-    one[:, 1] = 1
-    res = echo.postprocess(_out(one, [-10.0, -50.0, -5.0], None), duration=1.0)
-    assert res.num_spk == 1 and res.sources[:, 0].tolist() == [2.0]
-    # transcripts only
+    one[:half, 1] = 1
+    env1 = np.zeros((3, frames))
+    env1[0, :half] = 1.0
+    env1[2, half:] = 1.0
+    res = echo.postprocess(_out(one, [-10.0, -50.0, -5.0], None, envelopes=env1),
+                           duration=1.0)
+    assert res.num_spk == 1 and res.sources.shape == (1, 16000)
+    assert res.sources[0, 0] == 1.0 and res.sources[0, -1] == 0.0  # slot 0's waveform
+    # transcripts only: the non-empty ASR slots are the speakers
     res = echo.postprocess(_out(None, None, [[], [4], [3]]), duration=1.0)
-    assert res.num_spk == 2 and res.texts == ["B", "A"] and res.sources is None
+    assert res.num_spk == 2 and sorted(res.texts) == ["A", "B"] and res.sources is None
     # too-short activity (< min_speaker_sec) does not count
     short = np.zeros((frames, 3))
     short[:2, 0] = 1
     res = echo.postprocess(_out(short, None, None), duration=1.0)
     assert res.num_spk == 0 and res.segments == []
+
+
+def test_exclusive_turns_keep_the_more_likely_speaker_in_overlap(echo):
+    frames = int(round(1.0 / echo.frame_sec))
+    post = np.zeros((frames, 3))
+    post[:15, 0] = 0.9
+    post[10:, 1] = 0.7  # frames 10..14 overlap; speaker 0 more likely there
+    res = echo.postprocess(_out(post), duration=1.0)
+    ex = res.exclusive_segments
+    assert res.num_spk == 2 and len(res.segments) == 2
+    assert [k for _, _, k in ex] == [0, 1]
+    assert ex[0][1] == pytest.approx(15 * echo.frame_sec) == ex[1][0]
 
 
 def test_has_diarization_follows_the_heads(echo, tmp_path):
@@ -275,7 +320,7 @@ def test_inference_cli_decodes_each_segment_of_a_segments_dir(model_dir, tmp_pat
 # ------------------------------------------------------------- long recordings
 
 
-def test_long_input_in_chunks_gives_the_frames_of_one_pass(model_dir, caplog):
+def test_long_input_in_chunks_gives_the_frames_of_one_pass(model_dir, tmp_path):
     audio = np.random.RandomState(7).randn(16000 * 5 + 123).astype(np.float32) * 0.1
     one = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth", chunk_s=60.0)
     x = torch.from_numpy(audio)[None]
@@ -284,25 +329,28 @@ def test_long_input_in_chunks_gives_the_frames_of_one_pass(model_dir, caplog):
     for batch in (1, 3):
         echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
                            chunk_s=2.0, chunk_hop_s=1.0, chunk_batch=batch)
-        out = echo._infer_chunked(audio)
-        assert out["activity"].shape[1] == int(ref[0]) == int(out["activity_lengths"][0])
-        outs.append(out["activity"])
-    torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=1e-4)
+        run = echo._run_chunks(_ArraySource(audio), "x", tmp_path)
+        assert run.activity.shape[0] == int(ref[0]) and len(run.starts) == 5
+        assert len(run.tokens) == len(run.source_env) == 5  # every head on every chunk
+        outs.append(run.activity)
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5, rtol=1e-4)
     echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
-                       chunk_s=2.0, chunk_hop_s=1.0)
-    caplog.clear()
-    with caplog.at_level("WARNING"):
-        res = echo(audio)
-        echo(audio)
-    assert res.sources is None and res.texts is None
-    assert caplog.text.count("processed in chunks") == 1
+                       chunk_s=2.0, chunk_hop_s=1.0, diar_threshold=0.0)
+    res = echo(audio)
+    assert res.num_spk >= 1 and res.sources.shape == (res.num_spk, len(audio))
+    assert len(res.texts) == len(res.words) == res.num_spk
     for start, end, spk in res.segments:
         assert 0 <= start < end <= len(audio) / 16000 + 1e-6 and spk < res.num_spk
-    # a recording of at most chunk_s goes through in one pass, with every head
-    assert echo(audio[:32000]).sources is not None
+    # with a track dir, the stitched tracks are written there, not held
+    files = echo(audio, name="rec", track_dir=tmp_path / "tracks").source_files
+    assert [f.name for f in files] == [f"rec_spk{k}.wav" for k in range(res.num_spk)]
+    for k, f in enumerate(files):
+        track, fs = soundfile.read(f, dtype="float32")
+        assert fs == 16000 and len(track) == len(audio)
+        np.testing.assert_allclose(track, res.sources[k], atol=2e-3)
 
 
-def test_eend_slots_are_linked_across_chunks(model_dir, monkeypatch):
+def test_eend_slots_are_linked_across_chunks(model_dir, monkeypatch, tmp_path):
     """Chunks whose slots come out permuted are stitched back into one slot order."""
     echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
                        chunk_s=2.0, chunk_hop_s=1.0, chunk_batch=2, median_frames=1)
@@ -323,8 +371,8 @@ def test_eend_slots_are_linked_across_chunks(model_dir, monkeypatch):
         return {"diar": {"activity": acts, "activity_lengths": n}}
 
     monkeypatch.setattr(echo.model, "infer", fake_infer)
-    out = echo._infer_chunked(audio)
-    np.testing.assert_array_equal(out["activity"][0].numpy(), truth)
+    run = echo._run_chunks(_ArraySource(audio), "x", tmp_path)
+    np.testing.assert_array_equal(run.activity, truth)
     res = echo(audio)
     assert res.num_spk == 3
     rebuilt = np.zeros_like(truth)
@@ -411,7 +459,7 @@ def test_vbx_mode_counts_speakers_blindly(model_dir, vbx_dir, with_spk_head):
     # a long recording: chunks, then the blind pipeline on the stitched frames
     long = vbx_echo(model_dir, vbx_dir, diar_threshold=0.0, chunk_s=1.0, max_speakers=3)
     res = long(np.tile(audio, 2))
-    assert 1 <= res.num_spk <= 3 and res.sources is None
+    assert 1 <= res.num_spk <= 3 and res.sources.shape == (res.num_spk, 2 * len(audio))
     # no speech at all: no speaker
     assert vbx_echo(model_dir, vbx_dir, diar_threshold=0.999999)(audio).num_spk == 0
 
@@ -462,12 +510,14 @@ def test_inference_cli_vbx_mode_and_new_options_in_the_stamp(model_dir, vbx_dir,
     echo_inference.main(args + ["--diar_mode", "vbx", "--num_speakers", "2",
                                 "--diar_threshold", "0.0"])
     assert (out / "info.json").stat().st_mtime_ns == first
-    # a changed chunking option decodes again; a 1.5 s recording in 1 s chunks has no
-    # sources (long-recording path), only turns
+    # a changed chunking option decodes again; a 1.5 s recording in 1 s chunks goes
+    # the long-recording path, with tracks stitched to the recording's length
     echo_inference.main(args + ["--diar_mode", "vbx", "--num_speakers", "2",
                                 "--diar_threshold", "0.0", "--chunk_s", "1.0"])
     assert (out / "info.json").stat().st_mtime_ns != first
-    assert not (out / "spk1.scp").exists() and (out / "rttm").read_text()
+    assert (out / "rttm").read_text()
+    for line in (out / "spk1.scp").read_text().splitlines():
+        assert soundfile.info(line.split()[1]).frames == 24000
     with pytest.raises(SystemExit, match="--plda_file .*nope.npz: no such file"):
         echo_inference.main(args + ["--plda_file", str(tmp_path / "nope.npz")])
     with pytest.raises(SystemExit, match="unknown task"):
@@ -645,8 +695,8 @@ def test_precision_options_are_in_the_stamp(model_dir, bf16_everywhere, one_wav_
     assert echo.encoder_params == sum(p.numel() for p in echo.model.encoder.parameters())
 
 
-def test_chunk_batch_runs_several_chunks_per_forward_with_bounded_input(model_dir,
-                                                                       bf16_everywhere):
+def test_chunk_batch_runs_several_chunks_per_forward_with_bounded_input(
+        model_dir, bf16_everywhere, tmp_path):
     audio = np.random.RandomState(8).randn(16000 * 6 + 77).astype(np.float32) * 0.1
     outs = {}
     for batch, dtype in [(1, "float32"), (3, "float32"), (3, "bfloat16")]:
@@ -655,14 +705,14 @@ def test_chunk_batch_runs_several_chunks_per_forward_with_bounded_input(model_di
         shapes = []
         echo.model.frontend.register_forward_pre_hook(
             lambda mod, inp: shapes.append(tuple(inp[0].shape)) and None)
-        outs[batch, dtype] = echo._infer_chunked(audio)["activity"]
+        outs[batch, dtype] = echo._run_chunks(_ArraySource(audio), "x", tmp_path).activity
         # every forward holds at most chunk_batch chunks of at most chunk_s
         assert all(b <= batch and n <= echo.chunk_samples for b, n in shapes)
         assert max(b for b, _ in shapes) == batch
         # 6 chunks of 2 s every 1 s: full ones in groups of chunk_batch, the last alone
         assert len(shapes) == (6 if batch == 1 else 3)
-    torch.testing.assert_close(outs[1, "float32"], outs[3, "float32"], atol=1e-5, rtol=1e-4)
-    assert (outs[3, "bfloat16"] - outs[1, "float32"]).abs().max() < 0.05
+    np.testing.assert_allclose(outs[1, "float32"], outs[3, "float32"], atol=1e-5, rtol=1e-4)
+    assert np.abs(outs[3, "bfloat16"] - outs[1, "float32"]).max() < 0.05
 
 
 @pytest.mark.parametrize("dtype, quantize", [("bfloat16", "none"), ("float32", "int8")])
@@ -679,8 +729,9 @@ def test_vbx_mode_in_bf16_and_int8(diar_spk_dir, bf16_everywhere, dtype, quantiz
 
 def test_a_config_naming_a_missing_relative_file_is_one_clear_error(diar_spk_dir, tmp_path,
                                                                     monkeypatch):
-    """config.yaml names the GlobalMVN statistics relative to the recipe dir: from
-    anywhere else that is a one-line error that says so, not a numpy traceback."""
+    """config.yaml names the GlobalMVN statistics relative to the recipe dir; when the
+    file is neither next to the model nor under the cwd, that is a one-line error
+    naming the key and the places tried, not a numpy traceback."""
     import yaml
 
     conf = yaml.safe_load((diar_spk_dir / "config.yaml").read_text())
@@ -689,8 +740,8 @@ def test_a_config_naming_a_missing_relative_file_is_one_clear_error(diar_spk_dir
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(conf))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError, match="exp/stats_fbank/train/feats_stats.npz not found "
-                       "from .*the recipe dir.*run from there"):
+    with pytest.raises(ValueError, match="normalize_conf.stats_file names "
+                       "'exp/stats_fbank/train/feats_stats.npz', which exists in none of"):
         Speech2Echo(config, diar_spk_dir / "model.pth")
 
 
