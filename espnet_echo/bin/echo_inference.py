@@ -19,8 +19,12 @@ listed audio file and the decoding options; a rerun with the same stamp is skipp
 ``--diar_mode vbx`` diarizes blindly (any number of speakers; speaker-head embeddings,
 PLDA, VBx: :class:`espnet_echo.inference.speech2echo.Speech2Echo`) with the PLDA of
 ``--plda_file``, by default ``<model dir>/plda.npz`` as ``espnet_echo.bin.fit_plda``
-writes it. Recordings longer than ``--chunk_s`` go through the model in chunks, with
-the diarization and speaker heads only (no separated sources or transcripts for them).
+writes it. Recordings longer than ``--chunk_s`` go through the model in overlapping
+chunks (speakers linked across chunks, tracks and transcripts stitched per speaker).
+Speaker ``n`` of ``rttm``, ``spk{n}.scp`` and ``text_spk{n}`` is one person.
+
+For audio files, folders and packed models (not data dirs) use
+``espnet_echo.bin.echo_infer``.
 
 ``--dtype bfloat16|auto`` and ``--quantize int8`` trade precision for speed
 (:mod:`espnet_echo.inference.precision`); both are in the stamp when not at their
@@ -37,6 +41,7 @@ from espnet_echo.inference.decode_dir import (
     decode_data_dir,
     resolve_plda_file,
 )
+from espnet_echo.inference.options import add_speech2echo_arguments
 from espnet_echo.utils.cli import add_log_level_argument, exit_on_error, setup_logging
 
 
@@ -46,46 +51,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model_file", required=True, help="checkpoint (.pth)")
     p.add_argument("--data_dir", required=True, help="data dir with wav.scp")
     p.add_argument("--output_dir", required=True, help="hypothesis dir to write")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--fs", type=int, default=16000)
     p.add_argument("--resample", action="store_true", help="resample wrong-rate audio")
-    p.add_argument("--diar_threshold", type=float, default=0.5)
-    p.add_argument("--min_speaker_sec", type=float, default=0.3)
-    p.add_argument("--beam_size", type=int, default=1, help="1 = greedy CTC")
-    p.add_argument("--ctc_weight", type=float, default=0.3)
-    p.add_argument("--diar_mode", choices=("eend", "vbx"), default="eend",
-                   help="eend: the diarization head's slots; vbx: blind diarization "
-                   "(speaker-head embeddings, PLDA, VBx; any number of speakers)")
-    p.add_argument("--plda_file", default=None,
-                   help="PLDA of --diar_mode vbx (default: <model dir>/plda.npz, written "
-                   "by espnet_echo.bin.fit_plda)")
-    p.add_argument("--num_speakers", type=int, default=None, help="vbx: exact count")
-    p.add_argument("--min_speakers", type=int, default=None, help="vbx: lower bound")
-    p.add_argument("--max_speakers", type=int, default=None, help="vbx: upper bound")
-    p.add_argument("--vbx_threshold", type=float, default=0.6,
-                   help="vbx: AHC cut (cosine distance) of the VBx initialisation")
-    p.add_argument("--loopP", type=float, default=0.97, help="vbx: speaker-turn loop prob.")
-    p.add_argument("--Fa", type=float, default=0.9, help="vbx: acoustic scaling")
-    p.add_argument("--Fb", type=float, default=17.0, help="vbx: speaker regularisation")
-    p.add_argument("--min_speech_share", type=float, default=0.5,
-                   help="vbx: least speech share of an embedding window")
-    p.add_argument("--chunk_s", type=float, default=10.0,
-                   help="recordings longer than this (s) are processed in chunks "
-                   "(diarization/speaker heads only)")
-    p.add_argument("--chunk_hop_s", type=float, default=None,
-                   help="hop between chunks (s); default chunk_s / 2")
-    p.add_argument("--chunk_batch", type=int, default=1, help="chunks per forward pass")
-    p.add_argument("--tasks", nargs="+", default=None,
-                   help="heads to run (e.g. diar sep); default: all the policy reads")
-    p.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="float32",
-                   help="bfloat16: the forward pass under bf16 autocast (frontend, "
-                   "normalisation, separation waveform encoder/decoder stay fp32); an "
-                   "error where the device lacks bf16; auto: bfloat16 where supported, "
-                   "else float32")
-    p.add_argument("--quantize", choices=("none", "int8"), default="none",
-                   help="int8: dynamic int8 quantisation of every nn.Linear (CPU, with "
-                   "--dtype float32)")
-    p.add_argument("--num_threads", type=int, default=0, help="torch threads (0: keep)")
+    add_speech2echo_arguments(p)
     add_log_level_argument(p)
     return p
 

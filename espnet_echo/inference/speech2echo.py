@@ -460,7 +460,7 @@ class Speech2Echo:
                 chunk so a long file is never loaded whole.
             name: Recording id (the result's ``name``; used in error messages).
             track_dir: Where a recording of more than one chunk writes its stitched
-                tracks (``<name>_spk<k>.wav``, float32 WAV) instead of holding them
+                tracks (``<name>_spk<k>.wav``, 16-bit WAV) instead of holding them
                 (:attr:`EchoResult.source_files`); None keeps them in memory.
             progress: Optional tqdm-like object; ``update(1)`` after each chunk.
 
@@ -685,12 +685,12 @@ class Speech2Echo:
         if run.spill is not None and track_dir is not None:
             Path(track_dir).mkdir(parents=True, exist_ok=True)
             files = [Path(track_dir) / f"{result.name}_spk{k}.wav" for k in range(k_hat)]
-            writers = [soundfile.SoundFile(f, "w", self.fs, 1, subtype="FLOAT")
+            writers = [soundfile.SoundFile(f, "w", self.fs, 1, subtype="PCM_16")
                        for f in files]
 
             def sink(block):
                 for wr, row in zip(writers, block):
-                    wr.write(row)
+                    wr.write(np.clip(row, -1.0, 1.0))
         else:
             writers = []
             sink = blocks.append
@@ -857,3 +857,39 @@ class _Pass:
         if self.spill is None:
             return self.held_sources[i]
         return np.load(self.spill / f"{i}.npy").astype(np.float32)
+
+
+def speech2echo_from_files(files, options: Dict) -> Speech2Echo:
+    """A :class:`Speech2Echo` for a located model (``echo_infer``).
+
+    Args:
+        files: :class:`espnet_echo.inference.model_files.ModelFiles`.
+        options: Speech2Echo keyword arguments (other keys are ignored).
+            ``diar_mode`` None picks ``vbx`` when the model has a speaker head and a
+            PLDA (``plda_file``, else the model's own), else ``eend``.
+
+    Returns:
+        The model, ready.
+
+    Raises:
+        ValueError: bad options, or ``vbx`` without a PLDA.
+    """
+    import inspect
+
+    import yaml
+
+    names = set(inspect.signature(Speech2Echo.__init__).parameters) - {"self"}
+    kwargs = {k: v for k, v in options.items() if k in names}
+    plda = kwargs.get("plda_file") or files.plda_file
+    if kwargs.get("diar_mode") is None:
+        with open(files.train_config, encoding="utf-8") as f:
+            conf = yaml.safe_load(f) or {}
+        has_spk = conf.get("spk_head") not in (None, "none")
+        kwargs["diar_mode"] = "vbx" if has_spk and plda is not None else "eend"
+    if kwargs["diar_mode"] == "vbx":
+        kwargs["plda_file"] = plda
+    try:
+        return Speech2Echo(files.train_config, files.model_file, **kwargs)
+    except RuntimeError as e:
+        raise ValueError(f"{files.model_file}: cannot be loaded with "
+                         f"{files.train_config}: {e}") from None

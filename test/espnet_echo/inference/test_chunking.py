@@ -45,3 +45,43 @@ def test_link_slots_undoes_a_permutation_of_every_chunk():
     np.testing.assert_allclose(stitch_frames(linked, starts), full)
     # without linking the stitched slots are mixed up
     assert not np.allclose(stitch_frames(chunks, starts), full)
+
+
+def test_frame_stitcher_equals_stitch_frames_and_owned_ranges_partition():
+    from espnet_echo.inference.chunking import FrameStitcher, owned_ranges
+
+    rng = np.random.RandomState(0)
+    offsets, lengths = [0, 50, 100, 150, 187], [100, 100, 100, 100, 63]
+    arrays = [rng.randn(n, 3).astype(np.float32) for n in lengths]
+    st = FrameStitcher(400)
+    for off, arr in zip(offsets, arrays):
+        st.add(off, arr)
+    np.testing.assert_array_equal(st.finish(), stitch_frames(arrays, offsets))
+    ranges = owned_ranges(offsets, lengths)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 250
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+
+
+def test_overlap_add_streams_tracks_with_crossfades():
+    from espnet_echo.inference.chunking import OverlapAdd
+
+    total, chunk, hop = 1000, 400, 200
+    truth = np.random.RandomState(1).randn(2, total)
+    blocks = []
+    ola = OverlapAdd(2, total, blocks.append)
+    for start in range(0, total - chunk + hop, hop):
+        ola.add(start, truth[:, start:start + chunk])
+        assert sum(b.shape[1] for b in blocks) <= start  # only finished samples out
+    ola.close()
+    out = np.concatenate(blocks, axis=1)
+    np.testing.assert_allclose(out, truth, atol=1e-6)  # consistent chunks: exact
+    # inconsistent chunks cross-fade: halfway through an overlap, the mean of the two
+    blocks.clear()
+    ola = OverlapAdd(1, 600, blocks.append)
+    ola.add(0, np.zeros((1, 400)))
+    ola.add(200, np.ones((1, 400)))
+    ola.close()
+    out = np.concatenate(blocks, axis=1)[0]
+    assert out[100] == 0 and out[500] == 1 and 0.4 < out[300] < 0.6
+    with pytest.raises(ValueError, match="after samples up to"):
+        ola.add(0, np.zeros((1, 10)))

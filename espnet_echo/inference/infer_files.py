@@ -1,0 +1,181 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Run a model over audio files: one output dir per recording (``echo_infer``).
+
+For each recording (:func:`espnet_echo.inference.audio_input.discover_inputs`): open it
+(:class:`~espnet_echo.inference.audio_input.AudioFile`: any rate, any channel count,
+read in blocks), run :class:`~espnet_echo.inference.speech2echo.Speech2Echo` (long
+recordings in chunks, a progress bar over them), and write
+``<output_dir>/<name>/``: ``<name>.rttm``, ``<name>.exclusive.rttm``,
+``<name>_spk<k>.wav``, ``<name>.seglst.json``, ``<name>.stm``, ``<name>.txt``
+(:meth:`~espnet_echo.inference.result.EchoResult.write`), with ``--plot``
+``<name>.png`` (:func:`~espnet_echo.inference.plot.plot_timeline`), and
+``<name>.json`` (speaker count, duration, processing time, real-time factor).
+
+Each recording's dir is built in a temporary dir and swapped in whole
+(:func:`~espnet_echo.utils.fileio.staged_dir`), so a failure leaves no half-written
+dir and loses nothing written before. A recording that fails (bad audio, a count the
+recording cannot satisfy) is reported in one line and the batch goes on; the failures
+are listed at the end.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
+
+from espnet_echo.inference.audio_input import InputRecording
+from espnet_echo.inference.speech2echo import Speech2Echo
+from espnet_echo.utils.fileio import atomic_open, staged_dir
+
+#: Stamp file of a recording's output dir (what produced it).
+STAMP = ".stamp.json"
+#: Bins of the waveform envelope drawn by ``--plot``.
+PLOT_BINS = 4000
+
+
+@dataclass
+class BatchReport:
+    """What :func:`infer_files` did.
+
+    Attributes:
+        done: ``(name, output dir)`` of each recording written.
+        failed: ``(name, one-line message)`` of each recording that failed.
+        audio_sec: Seconds of audio processed (successful recordings).
+        proc_sec: Seconds spent in the model and post-processing (idem).
+    """
+
+    done: List[Tuple[str, Path]] = field(default_factory=list)
+    failed: List[Tuple[str, str]] = field(default_factory=list)
+    audio_sec: float = 0.0
+    proc_sec: float = 0.0
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor over the successful recordings."""
+        return self.proc_sec / max(self.audio_sec, 1e-9)
+
+
+class _EnvelopeReader:
+    """An audio file whose reads also feed a waveform envelope (for ``--plot``)."""
+
+    def __init__(self, audio, n_bins: int):
+        from espnet_echo.inference.plot import EnvelopeAccumulator
+
+        self.audio = audio
+        self.num_samples = audio.num_samples
+        self.acc = EnvelopeAccumulator(audio.num_samples, min(n_bins, audio.num_samples))
+
+    def read(self, start: int, stop: int):
+        block = self.audio.read(start, stop)
+        self.acc.add(block, start)
+        return block
+
+
+def infer_one(
+    echo: Speech2Echo,
+    rec: InputRecording,
+    out_dir: Union[Path, str],
+    channel: Optional[int] = None,
+    formats: Sequence[str] = ("rttm", "wav", "seglst", "stm", "txt"),
+    plot: bool = False,
+    progress: bool = False,
+) -> Tuple[Path, float, float]:
+    """Process one recording into ``<out_dir>/<name>/``.
+
+    Args:
+        echo: The model.
+        rec: The recording.
+        out_dir: Parent of the recording's output dir.
+        channel: Channel to take (None: downmix).
+        formats: Output formats (:data:`espnet_echo.inference.result.FORMATS`).
+        plot: Also draw ``<name>.png``.
+        progress: Show a progress bar over the chunks of a long recording.
+
+    Returns:
+        ``(output dir, audio seconds, processing seconds)``.
+
+    Raises:
+        AudioError: the audio cannot be used (one line naming the file).
+        ValueError: the model cannot process it (e.g. a speaker count the recording
+            cannot satisfy), naming the recording.
+    """
+    dst = Path(out_dir) / rec.name
+    with rec.open(fs=echo.fs, channel=channel, min_samples=echo.min_samples) as audio:
+        source = _EnvelopeReader(audio, PLOT_BINS) if plot else audio
+        chunks = echo.num_chunks(audio.num_samples)
+        bar = None
+        if progress and chunks > 1:
+            from tqdm import tqdm
+
+            bar = tqdm(total=chunks, desc=rec.name, unit="chunk", leave=False)
+        with staged_dir(dst, STAMP) as tmp:
+            start = time.perf_counter()
+            try:
+                result = echo(source, name=rec.name, track_dir=tmp, progress=bar)
+            finally:
+                if bar is not None:
+                    bar.close()
+            proc = time.perf_counter() - start
+            result.write(tmp, formats)
+            if plot:
+                from espnet_echo.inference.plot import plot_timeline
+
+                plot_timeline(result, tmp / f"{rec.name}.png", envelope=source.acc.envelope)
+            with atomic_open(tmp / f"{rec.name}.json") as f:
+                json.dump(dict(
+                    name=rec.name, input=str(rec.path), num_spk=result.num_spk,
+                    duration_s=result.duration, proc_s=round(proc, 3),
+                    rtf=round(proc / max(result.duration, 1e-9), 5),
+                    speakers=[f"spk{k}" for k in range(result.num_spk)],
+                ), f, indent=1)
+                f.write("\n")
+    return dst, audio.num_samples / echo.fs, proc
+
+
+def infer_files(
+    echo: Speech2Echo,
+    recordings: Sequence[InputRecording],
+    out_dir: Union[Path, str],
+    channel: Optional[int] = None,
+    formats: Sequence[str] = ("rttm", "wav", "seglst", "stm", "txt"),
+    plot: bool = False,
+    progress: bool = True,
+) -> BatchReport:
+    """Process every recording; one that fails does not stop the others.
+
+    Args:
+        echo: The model.
+        recordings: From :func:`~espnet_echo.inference.audio_input.discover_inputs`.
+        out_dir: Output root.
+        channel: Channel to take (None: downmix).
+        formats: Output formats.
+        plot: Draw a timeline PNG per recording.
+        progress: Progress bars (tqdm) over the files and over the chunks of long ones.
+
+    Returns:
+        :class:`BatchReport`.
+    """
+    from espnet_echo.utils.audio import AudioError
+
+    report = BatchReport()
+    items = recordings
+    if progress and len(recordings) > 1:
+        from tqdm import tqdm
+
+        items = tqdm(recordings, desc="recordings", unit="file")
+    for rec in items:
+        try:
+            dst, audio_sec, proc = infer_one(echo, rec, out_dir, channel, formats, plot,
+                                             progress)
+        except (AudioError, ValueError, RuntimeError, OSError) as e:
+            msg = " ".join(str(e).split())
+            logging.error(f"{rec.name}: {msg}")
+            report.failed.append((rec.name, msg))
+            continue
+        report.done.append((rec.name, dst))
+        report.audio_sec += audio_sec
+        report.proc_sec += proc
+    return report
