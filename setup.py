@@ -28,6 +28,9 @@ install_requires = [
     # ESPnet's trainer logs to tensorboard and plots with matplotlib by default
     "tensorboard==2.21.0",
     "matplotlib==3.11.2",
+    # echo_infer: progress bars; stage 10 / bin/publish: the Hugging Face Hub client
+    "tqdm==4.70.1",
+    "huggingface_hub==2.4.0",
 ]
 
 setup(
@@ -42,6 +45,9 @@ setup(
         # espnet[train], which brings much more
         "espnet3": ["lightning==2.6.6"],
         "test": ["pytest==9.2.0", "pytest-timeout==2.4.0", "lightning==2.6.6"],
+    },
+    entry_points={
+        "console_scripts": ["echo-infer=espnet_echo.bin.echo_infer:main"],
     },
     license="Apache-2.0",
 )

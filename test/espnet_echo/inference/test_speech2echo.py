@@ -749,3 +749,80 @@ def test_speaker_count_bounds_without_vbx_are_reported(diar_spk_dir, caplog):
     with caplog.at_level("WARNING"):
         Speech2Echo(diar_spk_dir / "config.yaml", diar_spk_dir / "model.pth", num_speakers=2)
     assert "num_speakers bound(s) the speaker count of diar_mode 'vbx' only" in caplog.text
+
+
+def test_long_recording_result_is_coherent_per_speaker(model_dir, monkeypatch, tmp_path):
+    """A fake model whose heads put two known speakers in different slots in every
+    chunk (EEND, separation and ASR each with its own permutation): the result must
+    give each speaker its own track and its own words, everywhere."""
+    echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
+                       chunk_s=2.0, chunk_hop_s=1.0, chunk_batch=2, median_frames=1)
+    shift, t_total = echo.model.frame_shift, 250  # 10 s
+    rng = np.random.RandomState(0)
+    truth = np.zeros((t_total, 2), dtype=np.float32)  # turns of 1 s, overlap at changes
+    for i in range(0, t_total, 25):
+        truth[i:i + 28, (i // 25) % 2] = 1
+    # speaker k's waveform: its own tone, gated by its activity
+    n = t_total * shift
+    tone = np.stack([np.sin(np.arange(n) * f) for f in (0.05, 0.3)]).astype(np.float32)
+    sources = tone * np.repeat(truth.T, shift, axis=1)
+    # speaker 0 says "A" and speaker 1 "B", at every 5th frame they are active
+    said = {k: [f for f in range(t_total) if truth[f, k] and f % 5 == 0] for k in (0, 1)}
+    audio = (np.repeat(np.arange(t_total, dtype=np.float32) + 1, shift) * 1e-4)
+    a_id, b_id, space = 3, 4, 2
+
+    def perm_of(off, salt):
+        return rng_perms[(off // echo.chunk_hop_frames + salt) % 6]
+
+    rng_perms = [list(p) for p in __import__("itertools").permutations(range(3))]
+
+    def fake_infer(speech, lens, options=None):
+        bsz, tc = speech.shape[0], echo.chunk_frames
+        nfr = (lens // shift).long()
+        act = torch.zeros(bsz, tc, 3)
+        src = torch.zeros(bsz, 3, speech.shape[1])
+        tok_act = torch.zeros(bsz, tc, 3)
+        tokens = torch.full((bsz, 3, 40), -1)
+        frames = torch.full((bsz, 3, 40), -1)
+        tlen = torch.zeros(bsz, 3, dtype=torch.long)
+        for b in range(bsz):
+            off = int(round(float(speech[b, 0]) / 1e-4)) - 1
+            m = int(nfr[b])
+            pd, ps, pa = perm_of(off, 0), perm_of(off, 2), perm_of(off, 4)
+            for k in (0, 1):
+                act[b, :m, pd[k]] = torch.from_numpy(truth[off:off + m, k])
+                src[b, ps[k], : m * shift] = torch.from_numpy(
+                    sources[k, off * shift:(off + m) * shift])
+                tok_act[b, :m, pa[k]] = torch.from_numpy(truth[off:off + m, k])
+                ids, frs = [], []
+                for f in said[k]:
+                    if off <= f < off + m:
+                        ids += [(a_id, b_id)[k], space]
+                        frs += [f - off, f - off]
+                tokens[b, pa[k], : len(ids)] = torch.tensor(ids)
+                frames[b, pa[k], : len(frs)] = torch.tensor(frs)
+                tlen[b, pa[k]] = len(ids)
+        return {
+            "diar": {"activity": act, "activity_lengths": nfr},
+            "sep": {"sources": src, "source_energy_db": torch.zeros(bsz, 3)},
+            "asr": {"tokens": tokens, "token_lengths": tlen, "token_frames": frames,
+                    "token_activity": tok_act},
+        }
+
+    monkeypatch.setattr(echo.model, "infer", fake_infer)
+    res = echo(audio, name="conv", track_dir=tmp_path)
+    assert res.num_spk == 2
+    # speaker order follows the first chunk's EEND slots; find who is who by the turns
+    rebuilt = np.zeros_like(truth)
+    for a, b, k in res.segments:
+        rebuilt[round(a / echo.frame_sec):round(b / echo.frame_sec), k] = 1
+    spk_of = {k: int(np.argmax(rebuilt[:, k] @ truth)) for k in (0, 1)}
+    np.testing.assert_array_equal(rebuilt[:, [spk_of[0], spk_of[1]]], truth)
+    for k, true_k in spk_of.items():
+        track, _ = soundfile.read(res.source_files[k], dtype="float32")
+        assert len(track) == n
+        corr = [np.corrcoef(track, sources[j])[0, 1] for j in (0, 1)]
+        assert corr[true_k] > 0.99 and abs(corr[1 - true_k]) < 0.1
+        got = [round(w.start / echo.frame_sec) for w in res.words[k]]
+        assert got == said[true_k]  # every word once, at its frame, to its speaker
+        assert {w.text for w in res.words[k]} == {"AB"[true_k]}
