@@ -202,12 +202,14 @@ def embed_windows(
         raise ValueError(f"windows must be non-empty and of one length, got {lengths}")
     idx = torch.from_numpy(windows[:, :1] + np.arange(lengths[0])[None, :])  # (N, W)
     idx = idx.to(speaker_frames.device)
-    mask = torch.from_numpy(speech).to(speaker_frames.device, speaker_frames.dtype)
+    # frames may be stored in half precision (long recordings); each batch of windows
+    # is pooled in float32
+    mask = torch.from_numpy(speech).to(speaker_frames.device, torch.float32)
     out = []
     with torch.no_grad():
         for i in range(0, len(windows), batch_windows):
             part = idx[i:i + batch_windows]
-            out.append(embed(speaker_frames[part], mask[part][:, None, :])[:, 0])
+            out.append(embed(speaker_frames[part].float(), mask[part][:, None, :])[:, 0])
     return torch.cat(out)
 
 

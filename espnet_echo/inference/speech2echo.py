@@ -609,8 +609,7 @@ class Speech2Echo:
             if self.diar_mode == "vbx":
                 t = active.shape[0]
                 blind = self.blind_diarize(
-                    {"speaker_frames": torch.from_numpy(
-                        run.speaker_frames[:t].astype(np.float32))[None],
+                    {"speaker_frames": torch.from_numpy(run.speaker_frames[:t])[None],
                      "speaker_frames_lengths": torch.tensor([t])}
                     if run.speaker_frames is not None else {}, active, name)
                 act = blind.activity

@@ -354,3 +354,16 @@ def test_wrong_dimension_names_plda_file(tmp_path, world, plda):
 def test_constructor_rejects_bad_values(kwargs):
     with pytest.raises(ValueError, match="must be"):
         VBx(**kwargs)
+
+
+def test_ahc_init_on_a_subset_for_long_recordings_gives_the_same_clusters():
+    from espnet_echo.cluster.vbx import ahc_init as ahc
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(4, 16)) * 3
+    labels = np.repeat(np.arange(4), 150)[rng.permutation(600)]  # turns in any order
+    x = centres[labels] + 0.3 * rng.normal(size=(600, 16))
+    full = ahc(x, threshold=0.5)
+    sub = ahc(x, threshold=0.5, max_windows=50)  # AHC on 50 rows, the rest by centroid
+    assert len(np.unique(full)) == 4
+    np.testing.assert_array_equal(sub, full)
