@@ -62,6 +62,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     from espnet_echo.inference.infer_files import infer_files
     from espnet_echo.inference.model_files import locate_model
     from espnet_echo.inference.speech2echo import speech2echo_from_files
+    from espnet_echo.utils.fileio import file_digest
 
     with exit_on_error("echo_infer", (ValueError, RuntimeError, FileExistsError)):
         recordings = discover_inputs(args.inputs)
@@ -71,9 +72,12 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
 
             torch.set_num_threads(args.num_threads)
         echo = speech2echo_from_files(files, vars(args))
+    stamp = dict(model=str(files.model_file), model_digest=file_digest(files.model_file),
+                 options={k: v for k, v in vars(args).items()
+                          if k not in ("inputs", "output_dir", "no_progress", "log_level")})
     report = infer_files(echo, recordings, args.output_dir, channel=args.channel,
                          formats=args.formats, plot=args.plot,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, stamp=stamp)
     for name, dst in report.done:
         print(f"{name}: {dst}")
     logging.info(f"{len(report.done)} recording(s), {report.audio_sec:.1f} s of audio, "

@@ -14,7 +14,9 @@ recordings in chunks, a progress bar over them), and write
 
 Each recording's dir is built in a temporary dir and swapped in whole
 (:func:`~espnet_echo.utils.fileio.staged_dir`), so a failure leaves no half-written
-dir and loses nothing written before. A recording that fails (bad audio, a count the
+dir and loses nothing written before; its ``.stamp.json`` (input, model, options)
+marks it as this tool's output, which a later run replaces (any other existing dir of
+that name is refused, not overwritten). A recording that fails (bad audio, a count the
 recording cannot satisfy) is reported in one line and the batch goes on; the failures
 are listed at the end.
 """
@@ -28,7 +30,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 from espnet_echo.inference.audio_input import InputRecording
 from espnet_echo.inference.speech2echo import Speech2Echo
-from espnet_echo.utils.fileio import atomic_open, staged_dir
+from espnet_echo.utils.fileio import atomic_open, staged_dir, write_stamp
 
 #: Stamp file of a recording's output dir (what produced it).
 STAMP = ".stamp.json"
@@ -82,6 +84,7 @@ def infer_one(
     formats: Sequence[str] = ("rttm", "wav", "seglst", "stm", "txt"),
     plot: bool = False,
     progress: bool = False,
+    stamp: Optional[dict] = None,
 ) -> Tuple[Path, float, float]:
     """Process one recording into ``<out_dir>/<name>/``.
 
@@ -93,6 +96,8 @@ def infer_one(
         formats: Output formats (:data:`espnet_echo.inference.result.FORMATS`).
         plot: Also draw ``<name>.png``.
         progress: Show a progress bar over the chunks of a long recording.
+        stamp: What produced the output (model, options), written with the input's
+            path, size and mtime to ``.stamp.json``.
 
     Returns:
         ``(output dir, audio seconds, processing seconds)``.
@@ -132,6 +137,11 @@ def infer_one(
                     speakers=[f"spk{k}" for k in range(result.num_spk)],
                 ), f, indent=1)
                 f.write("\n")
+            path = Path(rec.path)
+            st = path.stat() if path.is_file() else None
+            write_stamp(tmp, dict(stamp or {}, input=str(rec.path), channel=channel,
+                                  size=st and st.st_size, mtime_ns=st and st.st_mtime_ns),
+                        STAMP)
     return dst, audio.num_samples / echo.fs, proc
 
 
@@ -143,6 +153,7 @@ def infer_files(
     formats: Sequence[str] = ("rttm", "wav", "seglst", "stm", "txt"),
     plot: bool = False,
     progress: bool = True,
+    stamp: Optional[dict] = None,
 ) -> BatchReport:
     """Process every recording; one that fails does not stop the others.
 
@@ -154,6 +165,7 @@ def infer_files(
         formats: Output formats.
         plot: Draw a timeline PNG per recording.
         progress: Progress bars (tqdm) over the files and over the chunks of long ones.
+        stamp: What produced the outputs (see :func:`infer_one`).
 
     Returns:
         :class:`BatchReport`.
@@ -169,7 +181,7 @@ def infer_files(
     for rec in items:
         try:
             dst, audio_sec, proc = infer_one(echo, rec, out_dir, channel, formats, plot,
-                                             progress)
+                                             progress, stamp)
         except (AudioError, ValueError, RuntimeError, OSError) as e:
             msg = " ".join(str(e).split())
             logging.error(f"{rec.name}: {msg}")

@@ -87,12 +87,16 @@ def test_long_file_with_plot_and_packed_model(exp_dir, tmp_path, capsys):
 
     cwd = os.getcwd()
     os.chdir(elsewhere)  # the model is self-contained: no recipe dir needed
+    cmd = [str(wav), "--model", str(zip_path), "--output_dir", "out", "--plot",
+           "--chunk_s", "2", "--diar_threshold", "0.0", "--cache_dir",
+           str(tmp_path / "cache"), "--no_progress"]
     try:
-        echo_infer.main([str(wav), "--model", str(zip_path), "--output_dir", "out",
-                         "--plot", "--chunk_s", "2", "--diar_threshold", "0.0",
-                         "--cache_dir", str(tmp_path / "cache"), "--no_progress"])
+        echo_infer.main(cmd)
+        first = json.loads((elsewhere / "out" / "meeting_take_1" / ".stamp.json").read_text())
+        echo_infer.main(cmd)  # a rerun replaces its own earlier output
     finally:
         os.chdir(cwd)
+    assert first["input"] == str(wav) and "meeting_take_1.png" in first["outputs"]
     rec = elsewhere / "out" / "meeting_take_1"
     info = json.loads((rec / "meeting_take_1.json").read_text())
     assert info["num_spk"] >= 1 and info["duration_s"] == pytest.approx(7.0)
