@@ -47,6 +47,7 @@ from espnet_echo.inference.result import EchoResult, Word
 from espnet_echo.tasks.echo import EchoTask
 from espnet_echo.utils.archive import check_archive
 from espnet_echo.utils.fileio import file_digest
+from espnet_echo.utils.memory import trim_heap
 
 registry.register()
 
@@ -554,6 +555,8 @@ class Speech2Echo:
                     sf = flat["speaker_frames"][b, : int(flat["speaker_frames_lengths"][b])]
                     stitchers["speaker_frames"].add(offset, sf.float().cpu().numpy())
                 run.collect(b, flat, len(part[b]), shift, self.frame_sec)
+            if len(starts) > 1:
+                trim_heap()  # heap fragmentation otherwise grows with the recording
             if progress is not None:
                 progress.update(len(group))
         if not nonzero:
