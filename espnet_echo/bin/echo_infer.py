@@ -75,11 +75,19 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
     stamp = dict(model=str(files.model_file), model_digest=file_digest(files.model_file),
                  options={k: v for k, v in vars(args).items()
                           if k not in ("inputs", "output_dir", "no_progress", "log_level")})
-    report = infer_files(echo, recordings, args.output_dir, channel=args.channel,
-                         formats=args.formats, plot=args.plot,
-                         progress=not args.no_progress, stamp=stamp)
-    for name, dst in report.done:
-        print(f"{name}: {dst}")
+    done = []
+
+    def on_done(name, dst):
+        done.append(name)
+        print(f"{name}: {dst}", flush=True)
+
+    try:
+        report = infer_files(echo, recordings, args.output_dir, channel=args.channel,
+                             formats=args.formats, plot=args.plot,
+                             progress=not args.no_progress, stamp=stamp, on_done=on_done)
+    except KeyboardInterrupt:
+        sys.exit(f"echo_infer: interrupted; {len(done)} of {len(recordings)} recording(s) "
+                 "written (listed above), the one in progress left no output")
     logging.info(f"{len(report.done)} recording(s), {report.audio_sec:.1f} s of audio, "
                  f"RTF {report.rtf:.4f} (diar_mode {echo.diar_mode})")
     if report.failed:

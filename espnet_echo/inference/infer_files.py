@@ -23,6 +23,7 @@ are listed at the end.
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,38 @@ from espnet_echo.utils.fileio import atomic_open, staged_dir, write_stamp
 STAMP = ".stamp.json"
 #: Bins of the waveform envelope drawn by ``--plot``.
 PLOT_BINS = 4000
+#: A recording name is one plain path component (it names the recording's dir and
+#: files): no separator, not starting with a dot, no control character.
+SAFE_NAME = re.compile(r"[^./\\\x00-\x1f][^/\\\x00-\x1f]*")
+
+
+def check_output_dir(dst: Path, name: str) -> None:
+    """Refuse to replace an output dir that holds files this tool did not write.
+
+    Raises:
+        ValueError: an unsafe recording name (a ``wav.scp`` key with ``/``, ``..`` or a
+            leading dot would write outside ``--output_dir``), or ``dst`` holds files
+            its stamp does not list (the user's own; a rerun would delete them).
+    """
+    if not SAFE_NAME.fullmatch(name):
+        raise ValueError(
+            f"recording name {name!r} is not a plain file name (no '/', '\\', control "
+            "characters or leading '.'): it names the output dir; rename the wav.scp key"
+        )
+    stamp = dst / STAMP
+    if not stamp.is_file():
+        return  # no earlier output (staged_dir refuses a foreign non-empty dir)
+    try:
+        listed = set(json.loads(stamp.read_text()).get("outputs", []))
+    except (OSError, ValueError):
+        listed = set()
+    extra = sorted(p.name for p in dst.iterdir() if p.name != STAMP and p.name not in listed)
+    if extra:
+        raise ValueError(
+            f"{dst}: holds files an earlier run did not write ({', '.join(extra[:5])}"
+            f"{', ...' if len(extra) > 5 else ''}); a rerun would replace the dir and "
+            "lose them: move them or choose another --output_dir"
+        )
 
 
 @dataclass
@@ -108,6 +141,7 @@ def infer_one(
             cannot satisfy), naming the recording.
     """
     dst = Path(out_dir) / rec.name
+    check_output_dir(dst, rec.name)
     with rec.open(fs=echo.fs, channel=channel, min_samples=echo.min_samples) as audio:
         source = _EnvelopeReader(audio, PLOT_BINS) if plot else audio
         chunks = echo.num_chunks(audio.num_samples)
@@ -119,7 +153,8 @@ def infer_one(
         with staged_dir(dst, STAMP) as tmp:
             start = time.perf_counter()
             try:
-                result = echo(source, name=rec.name, track_dir=tmp, progress=bar)
+                result = echo(source, name=rec.name, track_dir=tmp, progress=bar,
+                              tracks="wav" in formats)
             finally:
                 if bar is not None:
                     bar.close()
@@ -154,6 +189,7 @@ def infer_files(
     plot: bool = False,
     progress: bool = True,
     stamp: Optional[dict] = None,
+    on_done=None,
 ) -> BatchReport:
     """Process every recording; one that fails does not stop the others.
 
@@ -166,6 +202,7 @@ def infer_files(
         plot: Draw a timeline PNG per recording.
         progress: Progress bars (tqdm) over the files and over the chunks of long ones.
         stamp: What produced the outputs (see :func:`infer_one`).
+        on_done: Called with ``(name, output dir)`` as each recording is written.
 
     Returns:
         :class:`BatchReport`.
@@ -188,6 +225,8 @@ def infer_files(
             report.failed.append((rec.name, msg))
             continue
         report.done.append((rec.name, dst))
+        if on_done is not None:
+            on_done(rec.name, dst)
         report.audio_sec += audio_sec
         report.proc_sec += proc
     return report

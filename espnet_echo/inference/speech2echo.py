@@ -210,7 +210,8 @@ class Speech2Echo:
             support, ``quantize int8`` with bf16 or off CPU); ``vbx`` without a
             diarization (activity) head, a speaker head or ``plda_file``, or with a
             PLDA whose dimension is not the head's ``embed_dim`` (naming the file);
-            an unknown task.
+            an unknown task; ``fs`` other than the rate the model was trained at
+            (``frontend_conf: fs`` of the config).
         DataFileError: an unreadable PLDA file (naming it).
     """
 
@@ -261,6 +262,19 @@ class Speech2Echo:
         self.encoder_params = sum(p.numel() for p in model.encoder.parameters())
         if quantize == "int8":
             quantize_linear(model)
+        model_fs = (getattr(args, "frontend_conf", None) or {}).get("fs")
+        if model_fs is None:  # the default frontend's own rate (its mel filterbank's)
+            logmel = getattr(getattr(model, "frontend", None), "logmel", None)
+            model_fs = getattr(logmel, "mel_options", {}).get("sr")
+        if model_fs is not None:
+            from humanfriendly import parse_size
+
+            model_fs = int(parse_size(str(model_fs)))
+            if model_fs != fs:
+                raise ValueError(
+                    f"{train_config}: the model takes {model_fs} Hz audio (its frontend's "
+                    f"fs), not fs={fs}; audio at other rates is resampled to fs"
+                )
         self.model = model
         self.args = args
         self.device = device
@@ -451,6 +465,7 @@ class Speech2Echo:
         name: str = "input",
         track_dir: Union[Path, str, None] = None,
         progress=None,
+        tracks: bool = True,
     ) -> EchoResult:
         """Diarize, separate and transcribe one mono recording at ``fs``.
 
@@ -464,6 +479,8 @@ class Speech2Echo:
                 tracks (``<name>_spk<k>.wav``, 16-bit WAV) instead of holding them
                 (:attr:`EchoResult.source_files`); None keeps them in memory.
             progress: Optional tqdm-like object; ``update(1)`` after each chunk.
+            tracks: Build the separated tracks (False: ``sources`` and
+                ``source_files`` stay None; nothing is stitched or written).
 
         Returns:
             EchoResult, coherent per speaker. Silent input gives K̂=0 and nothing else.
@@ -480,8 +497,7 @@ class Speech2Echo:
         else:
             array = self.check_input(speech, name)
             if not np.any(array):
-                return EchoResult(num_spk=0, name=name, duration=len(array) / self.fs,
-                                  fs=self.fs)
+                return self._empty_result(name, len(array))
             source = _ArraySource(array)
         num_samples = int(source.num_samples)
         if num_samples > self.chunk_samples and not self.has_diarization:
@@ -493,9 +509,18 @@ class Speech2Echo:
         with tempfile.TemporaryDirectory(prefix="echo-chunks-") as spill:
             run = self._run_chunks(source, name, Path(spill), progress)
             if run is None:  # every sample zero
-                return EchoResult(num_spk=0, name=name, duration=num_samples / self.fs,
-                                  fs=self.fs)
-            return self._build_result(run, name, track_dir)
+                return self._empty_result(name, num_samples)
+            return self._build_result(run, name, track_dir, tracks)
+
+    def _empty_result(self, name: str, num_samples: int) -> EchoResult:
+        """The result of a silent recording: no speaker, every output empty."""
+        kinds = self.output_kinds
+        return EchoResult(
+            num_spk=0, name=name, duration=num_samples / self.fs, fs=self.fs,
+            exclusive_segments=[] if "activity" in kinds else None,
+            texts=[] if "tokens" in kinds else None,
+            words=[] if "tokens" in kinds else None,
+        )
 
     def _infer(
         self, x: torch.Tensor, x_lens: torch.Tensor, options: Dict
@@ -636,7 +661,8 @@ class Speech2Echo:
             return run.token_activity[0][:, slots], None, ("tokens", slots)
         return np.zeros((0, 0)), None, None
 
-    def _build_result(self, run: "_Pass", name: str, track_dir) -> EchoResult:
+    def _build_result(self, run: "_Pass", name: str, track_dir,
+                      tracks: bool = True) -> EchoResult:
         """Speakers, then every slot of every chunk matched to them (attribution)."""
         duration = run.num_samples / self.fs
         spk_act, excl, counted = self._speakers(run, name)
@@ -659,7 +685,7 @@ class Speech2Echo:
                 return np.asarray(counted[1], dtype=np.int64)
             return match_slots(slot_activity, window(i, len(slot_activity)))
 
-        if run.source_env and k_hat:
+        if run.source_env and k_hat and tracks:
             self._stitch_tracks(run, result, slots_of, track_dir)
         if run.tokens:
             lengths = [len(a) for a in run.token_activity]

@@ -124,3 +124,37 @@ def test_bad_model_and_no_input_are_one_line_errors(exp_dir, tmp_path):
     soundfile.write(wav, np.zeros(16000, np.float32), 16000)
     with pytest.raises(SystemExit, match="echo_infer: error: .*no_model"):
         echo_infer.main([str(wav), "--model", str(tmp_path / "no_model")])
+
+
+def test_review_findings_unsafe_names_user_files_formats_and_rate(exp_dir, tmp_path, capsys):
+    """From a fresh-user review: a wav.scp key cannot write outside --output_dir, a
+    rerun never deletes files the user put into an output dir, --formats without wav
+    writes no track on a long recording, a rate other than the model's is refused, and
+    a silent recording gets every output (empty)."""
+    rng = np.random.RandomState(1)
+    wav = tmp_path / "a.wav"
+    soundfile.write(wav, (rng.randn(16000 * 5) * 0.1).astype(np.float32), 16000)
+    silent = tmp_path / "quiet.wav"
+    soundfile.write(silent, np.zeros(16000, np.float32), 16000)
+    scp = tmp_path / "wav.scp"
+    scp.write_text(f"../escape {wav}\ngood {wav}\nquiet {silent}\n")
+    out = tmp_path / "out"
+    base = ["--model", str(exp_dir), "--output_dir", str(out), "--no_progress",
+            "--chunk_s", "2"]
+    with pytest.raises(SystemExit):
+        echo_infer.main([str(scp), *base, "--formats", "rttm", "txt"])
+    err = capsys.readouterr().err
+    assert "'../escape' is not a plain file name" in err
+    assert not (tmp_path / "escape").exists() and not (out.parent / "escape").exists()
+    good = out / "good"
+    assert (good / "good.rttm").is_file() and not list(good.glob("*.wav"))  # 7 chunks
+    assert {p.name for p in (out / "quiet").iterdir()} == {
+        ".stamp.json", "quiet.json", "quiet.rttm", "quiet.exclusive.rttm", "quiet.txt"}
+    (good / "my_notes.txt").write_text("mine\n")
+    scp.write_text(f"good {wav}\n")
+    with pytest.raises(SystemExit):
+        echo_infer.main([str(scp), *base])
+    assert "holds files an earlier run did not write (my_notes.txt)" in capsys.readouterr().err
+    assert (good / "my_notes.txt").read_text() == "mine\n"
+    with pytest.raises(SystemExit, match="takes 16000 Hz audio .*not fs=8000"):
+        echo_infer.main([str(wav), *base, "--fs", "8000"])
