@@ -48,7 +48,7 @@ def main() -> None:
                     "--no_progress", "--formats", "seglst", "txt", *args.extra], check=True)
     refs = {}
     for f in sorted(data.glob("text_spk*")):
-        for rec, text in read_kaldi_map(f).items():
+        for rec, text in read_kaldi_map(f, allow_empty_value=True).items():
             if text.strip():
                 refs.setdefault(rec, []).append(text)
     ref_segs, hyp_segs = [], []
