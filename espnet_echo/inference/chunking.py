@@ -20,6 +20,13 @@ linked) slots of chunk ``i - 1`` by the exact assignment of
 mean absolute posterior difference over the frames the two chunks share. So EEND
 still gives at most ``num_spk`` speakers over the whole recording, and a speaker silent
 in an overlap region is linked only by elimination.
+
+``Speech2Echo`` applies both rules as the chunks come (:class:`FrameStitcher`,
+:func:`link_to_previous`), holding one pending chunk instead of all of them;
+:func:`stitch_frames` and :func:`link_slots` are the same rules over a list of chunks
+(the reference the streaming forms are tested against). Separated tracks are stitched
+by :class:`OverlapAdd`, and per-chunk results that are not frames (words) are kept from
+the chunk :func:`owned_ranges` gives their frame to.
 """
 
 from typing import Callable, List, Sequence
