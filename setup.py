@@ -31,6 +31,10 @@ install_requires = [
     # echo_infer: progress bars; stage 10 / bin/publish: the Hugging Face Hub client
     "tqdm==4.70.1",
     "huggingface_hub==2.4.0",
+    # FSQ/VQ bottlenecks (content path, tokenizer) and the codec scores (STOI, PESQ)
+    "vector-quantize-pytorch==1.32.0",
+    "pystoi==0.4.1",
+    "pesq==0.0.4",
 ]
 
 setup(

@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 venv=${1:-.venv}
 stamp="${venv}/.installed"
 
-# --- system packages: TTS voices, public-domain text -----------------------------------
+# --- system packages: TTS voices, public-domain text, reference codecs -----------------------------------
 need=()
 command -v flite >/dev/null || need+=(flite)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v bible >/dev/null || need+=(bible-kjv)
+# codec anchors of the tokenizer recipe (egs2/mini_mix/codec1): Codec2 and Opus
+command -v c2enc >/dev/null || need+=(codec2)
+command -v opusenc >/dev/null || need+=(opus-tools)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "install.sh: installing Debian packages: ${need[*]}"
