@@ -29,7 +29,7 @@ Getter = Callable[[Mapping[str, object]], Optional[str]]
 # Top-level scores.json keys that are not extra numeric columns.
 _KNOWN_KEYS = frozenset(
     {"name", "ref_dir", "hyp_dir", "num_utts", "fs", "version",
-     "der", "sisdr", "wer", "cpwer", "speaker_count", "info"}
+     "der", "sisdr", "wer", "cpwer", "speaker_count", "info", "by_num_spk"}
 )
 # Extra numeric fields shown first, in this order; the others follow as first seen.
 PREFERRED_EXTRAS = ("encoder_params", "rtf")
@@ -152,6 +152,30 @@ def format_table(scores_list: Sequence[Mapping[str, object]]) -> str:
         lines.append("|" + "|".join(c.replace("|", "\\|") if i == 0 else c
                                     for i, c in enumerate(cells)) + "|")
     return "\n".join(lines)
+
+
+def by_num_spk_rows(scores_list: Sequence[Mapping[str, object]]) -> List[Dict[str, object]]:
+    """One pseudo ``scores.json`` per (speaker count K, system), K ascending.
+
+    Args:
+        scores_list: ``scores.json`` contents with ``by_num_spk``
+            (:func:`espnet_echo.metrics.scoring.score`); systems without it are skipped.
+
+    Returns:
+        Dicts with ``name`` ``"<system> K=<K>"`` and the K subset's ``num_utts``,
+        ``der``, ``sisdr``, ``wer``, ``cpwer``, for :func:`format_table`.
+    """
+    ks = sorted(
+        {k for s in scores_list for k in (s.get("by_num_spk") or {})},
+        key=lambda k: (len(k), k),
+    )
+    rows = []
+    for k in ks:
+        for s in scores_list:
+            sub = (s.get("by_num_spk") or {}).get(k)
+            if isinstance(sub, Mapping):
+                rows.append({**sub, "name": f"{s.get('name', '?')} K={k}"})
+    return rows
 
 
 def format_details(scores: Mapping[str, object]) -> str:
@@ -417,6 +441,18 @@ def format_results(
     Returns:
         The markdown text.
     """
+    by_k: List[str] = []
+    rows = by_num_spk_rows(scores_list)
+    if rows:
+        by_k = [
+            "## Scores per reference speaker count K",
+            "- The same scores over the utterances with K speakers (K=1: one talker, "
+            "nothing to separate from; its SI-SDRi is 0 dB for a system that returns the "
+            "mixture).",
+            "",
+            format_table(rows),
+            "",
+        ]
     extra: List[str] = []
     if pretrain:
         extra = [
@@ -456,4 +492,4 @@ def format_results(
         "",
         format_table(scores_list),
         "",
-    ] + extra)
+    ] + by_k + extra)

@@ -25,7 +25,10 @@ files are in the hypothesis dir is scored; a task without files there is reporte
 * counting (``utt2num_spk``): speaker-count accuracy and mean |K̂ - K| (K as the data-dir
   reader counts it: ``utt2num_spk``, else the sources, transcripts, ``utt2spks`` or labels).
 
-All numbers are corpus-level (components summed over utterances). An utterance of the
+All numbers are corpus-level (components summed over utterances). ``by_num_spk`` repeats
+DER, SI-SDR(i), WER and cpWER over the utterances of each reference speaker count K, from
+the same single pass (so "transcribes single speakers" and "transcribes overlaps" are
+told apart). An utterance of the
 reference that a task's hypothesis files do not list is scored as "no output" for that
 task (all speech missed, K̂ = 0, ...) and counted in that task's ``num_utts_missing``.
 """
@@ -84,9 +87,25 @@ def reference_labels(
     return to_annotation(labels.seconds or [], uri=utt), uem
 
 
+#: Utterance -> group key (the reference speaker count K, as a string).
+Groups = Mapping[str, str]
+
+
+def _by_group(groups: Optional[Groups], utts: Sequence[str]) -> Dict[str, List[str]]:
+    """``{group: [utts]}`` in sorted group order ({} without groups)."""
+    out: Dict[str, List[str]] = {}
+    for utt in utts:
+        if groups is not None:
+            out.setdefault(groups[utt], []).append(utt)
+    return dict(sorted(out.items(), key=lambda kv: (len(kv[0]), kv[0])))
+
+
 def score_diarization(
-    ref: DataDir, hyp_dir: Path, collars: Sequence[float]
-) -> Optional[List[Dict[str, object]]]:
+    ref: DataDir,
+    hyp_dir: Path,
+    collars: Sequence[float],
+    groups: Optional[Groups] = None,
+) -> Tuple[Optional[List[Dict[str, object]]], Dict[str, List[Dict[str, object]]]]:
     """DER at each collar, or None without a hypothesis ``rttm``.
 
     Args:
@@ -94,38 +113,46 @@ def score_diarization(
             present, see the module docstring).
         hyp_dir: Hypothesis dir.
         collars: Collars in seconds on each side of reference boundaries.
+        groups: Optional group of each utterance (e.g. its speaker count).
 
     Returns:
-        One :meth:`DERResult.to_dict` per collar, or None.
+        One :meth:`DERResult.to_dict` per collar (or None), and the same over the
+        utterances of each group (``{}`` without groups or hypothesis).
 
     Raises:
         DataFileError, AudioError: missing or malformed file; the message names it.
     """
     hyp_path = hyp_dir / "rttm"
     if not hyp_path.is_file():
-        return None
+        return None, {}
     if ref.rttm is None and ref.espnet_rttm is None:
         _require(ref.path / "rttm", "diarization")
     hyps = read_rttm(hyp_path, known_utts=ref.wav)
     refs, uems = {}, {}
     for utt in ref.utts:
         refs[utt], uems[utt] = reference_labels(ref, utt)
-    results = compute_der_collars(refs, hyps, None, collars, uems=uems)
-    return [r.to_dict() for r in results]
+    def der(utts: Sequence[str]) -> List[Dict[str, object]]:
+        sub = lambda d: {u: d[u] for u in utts if u in d}  # noqa: E731
+        results = compute_der_collars(sub(refs), sub(hyps), None, collars, uems=sub(uems))
+        return [r.to_dict() for r in results]
+
+    return der(ref.utts), {g: der(u) for g, u in _by_group(groups, ref.utts).items()}
 
 
 def score_separation_dirs(
-    ref: DataDir, hyp_dir: Path, fs: int
-) -> Optional[Dict[str, object]]:
+    ref: DataDir, hyp_dir: Path, fs: int, groups: Optional[Groups] = None
+) -> Tuple[Optional[Dict[str, object]], Dict[str, Dict[str, object]]]:
     """PIT SI-SDR / SI-SDRi, or None without hypothesis ``spk{n}.scp``.
 
     Args:
         ref: Reference dir (clean sources: ``spk{n}.scp`` or ``speech_ref.scp``).
         hyp_dir: Hypothesis dir.
         fs: Sample rate (Hz) every file must have.
+        groups: Optional group of each utterance (e.g. its speaker count).
 
     Returns:
-        :meth:`SISDRStats.to_dict` (dB), or None.
+        :meth:`SISDRStats.to_dict` (dB) or None, and the same per group (``{}``
+        without groups or hypothesis).
 
     Raises:
         DataFileError, AudioError: missing, malformed or mismatched (length, sample rate)
@@ -133,13 +160,14 @@ def score_separation_dirs(
     """
     hyps = read_indexed(hyp_dir, "scp", known_utts=ref.wav)
     if hyps is None:
-        return None
+        return None, {}
     if not ref.spk:
         raise DataFileError(
             f"{ref.path / 'spk1.scp'}: file not found, nor speech_ref.scp (needed to score "
             f"separation)"
         )
     stats = SISDRStats()
+    per_group = {g: SISDRStats() for g in _by_group(groups, ref.utts)}
     for utt in ref.utts:
         mix, _ = ref.read_audio(utt, "mix", fs=fs)
         mix_entry, _ = ref.audio_entry(utt)
@@ -165,37 +193,48 @@ def score_separation_dirs(
             )
         score = score_separation(sigs["reference"], sigs["estimate"], mix)
         stats.add(score, missing=utt not in hyps)
-    return stats.to_dict()
+        if groups is not None:
+            per_group[groups[utt]].add(score, missing=utt not in hyps)
+    return stats.to_dict(), {g: st.to_dict() for g, st in per_group.items()}
 
 
 def score_asr(
-    ref: DataDir, hyp_dir: Path
-) -> Tuple[Optional[Dict[str, object]], Optional[Dict[str, object]]]:
+    ref: DataDir, hyp_dir: Path, groups: Optional[Groups] = None
+) -> Tuple[
+    Optional[Dict[str, object]],
+    Optional[Dict[str, object]],
+    Dict[str, Dict[str, Dict[str, object]]],
+]:
     """(PIT WER, cpWER), or (None, None) without hypothesis ``text_spk{n}``.
 
     Args:
         ref: Reference dir (``text_spk{n}``, or Kaldi's ``text`` for one speaker).
         hyp_dir: Hypothesis dir.
+        groups: Optional group of each utterance (e.g. its speaker count).
 
     Returns:
-        Two :meth:`WERStats.to_dict` (WER in %), or (None, None).
+        Two :meth:`WERStats.to_dict` (WER in %) or (None, None), and
+        ``{group: {"wer": ..., "cpwer": ...}}`` (``{}`` without groups or hypothesis).
 
     Raises:
         DataFileError: missing or malformed file; the message names it.
     """
     hyps = read_indexed(hyp_dir, "text", known_utts=ref.wav)
     if hyps is None:
-        return None, None
+        return None, None, {}
     if not ref.text:
         raise DataFileError(f"{ref.path / 'text_spk1'}: file not found (needed to score ASR)")
-    pit, cp = WERStats(), WERStats()
+    totals = {g: [WERStats(), WERStats()] for g in [None, *_by_group(groups, ref.utts)]}
     for utt in ref.utts:
         r = ref.texts(utt)
         h = [t for t, _ in hyps.get(utt, [])]
         missing = WERStats(num_utts_missing=int(utt not in hyps))
-        pit = pit + pit_wer(r, h)[0] + missing
-        cp = cp + cp_wer(r, h) + missing
-    return pit.to_dict(), cp.to_dict()
+        utt_pit, utt_cp = pit_wer(r, h)[0] + missing, cp_wer(r, h) + missing
+        for g in {None, None if groups is None else groups[utt]}:
+            totals[g] = [totals[g][0] + utt_pit, totals[g][1] + utt_cp]
+    pit, cp = totals.pop(None)
+    by_group = {g: {"wer": p.to_dict(), "cpwer": c.to_dict()} for g, (p, c) in totals.items()}
+    return pit.to_dict(), cp.to_dict(), by_group
 
 
 def reference_num_spk(ref: DataDir, utt: str) -> int:
@@ -205,6 +244,18 @@ def reference_num_spk(ref: DataDir, utt: str) -> int:
     if utt not in ref.num_spk:
         raise DataFileError(f"{ref.path / 'utt2num_spk'}: no entry for utterance {utt!r}")
     return ref.num_spk[utt]
+
+
+def reference_groups(ref: DataDir) -> Optional[Dict[str, str]]:
+    """Each utterance's reference speaker count as a string, or None if one is unknown.
+
+    Only counts known without reading audio are used (``utt2num_spk``, sources,
+    transcripts, ``utt2spks``); a dir whose counts come from recording-level labels is
+    not grouped.
+    """
+    if any(u not in ref.num_spk for u in ref.utts):
+        return None
+    return {u: str(ref.num_spk[u]) for u in ref.utts}
 
 
 def score_speaker_count(ref: DataDir, hyp_dir: Path) -> Optional[Dict[str, object]]:
@@ -259,6 +310,8 @@ def score(
                 missed_sources, false_sources, num_utts, num_utts_missing, clamp_db} | None
         wer, cpwer: {wer, errors, ref_words, insertions, deletions, substitutions,
                      missed_speakers, false_speakers, num_utts, num_utts_missing} | None
+        by_num_spk: {"K": {num_utts, der, sisdr, wer, cpwer}}: the same scores over the
+                    utterances with K reference speakers ({} when a K is unknown)
         speaker_count: {accuracy, mean_abs_error, num_utts, num_correct, num_over,
                         num_under, num_utts_missing, confusion: {K: {K_hat: n}}} | None
         info:  the hypothesis dir's info.json (e.g. rtf, encoder_params), {} if absent
@@ -278,7 +331,20 @@ def score(
             raise ValueError(f"--collar must be finite and >= 0, got {c}")
     ref = load_data_dir(ref_dir)
     ref.check_complete()
-    wer, cpwer = score_asr(ref, hyp_dir)
+    groups = reference_groups(ref)
+    der, der_k = score_diarization(ref, hyp_dir, collars, groups)
+    sisdr, sisdr_k = score_separation_dirs(ref, hyp_dir, fs, groups)
+    wer, cpwer, asr_k = score_asr(ref, hyp_dir, groups)
+    by_num_spk = {
+        k: {
+            "num_utts": sum(1 for u in ref.utts if groups[u] == k),
+            "der": der_k.get(k),
+            "sisdr": sisdr_k.get(k),
+            "wer": asr_k.get(k, {}).get("wer"),
+            "cpwer": asr_k.get(k, {}).get("cpwer"),
+        }
+        for k in _by_group(groups, ref.utts)
+    }
     return {
         "name": name,
         "ref_dir": str(ref_dir.resolve()),
@@ -286,11 +352,12 @@ def score(
         "num_utts": len(ref.utts),
         "fs": fs,
         "version": SCORES_VERSION,
-        "der": score_diarization(ref, hyp_dir, collars),
-        "sisdr": score_separation_dirs(ref, hyp_dir, fs),
+        "der": der,
+        "sisdr": sisdr,
         "wer": wer,
         "cpwer": cpwer,
         "speaker_count": score_speaker_count(ref, hyp_dir),
+        "by_num_spk": by_num_spk,
         "info": _read_info(hyp_dir),
     }
 

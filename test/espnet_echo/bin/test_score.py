@@ -63,8 +63,12 @@ def test_oracle_and_one_speaker_to_results(ref_dir, tmp_path, capsys):
     text = out.read_text()
     assert capsys.readouterr().out == text
     rows = [line for line in text.splitlines() if line.startswith(("|oracle", "|one"))]
-    assert [r.split("|")[1] for r in rows] == ["oracle/test", "one/test"]
+    assert [r.split("|")[1] for r in rows] == [
+        "oracle/test", "one/test",  # the main table, then one row per K and system
+        "oracle/test K=1", "one/test K=1",  # this corpus has only single talkers
+    ]
     assert rows[0].endswith("|0.00|0.00|100.00|0.000|")  # WER, cpWER, K acc, |K̂-K|
+    assert "## Scores per reference speaker count K" in text
 
 
 def test_cli_collar_option_and_default_name(ref_dir, tmp_path):

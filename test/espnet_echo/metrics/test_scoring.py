@@ -51,6 +51,26 @@ def test_one_speaker_baseline(ref_dir, make_hyp):
     assert der0["der"] == pytest.approx(100 * 0.6 / 1.8)
 
 
+def test_scores_per_speaker_count(ref_dir, make_hyp):
+    # mix0 K=2 (one-speaker output misses b's solo part and the overlap), mix1 K=1 (perfect)
+    s = score(ref_dir, make_hyp(ref_dir, "one_speaker"))
+    by_k = s["by_num_spk"]
+    assert list(by_k) == ["1", "2"]
+    assert by_k["1"]["num_utts"] == 1 and by_k["2"]["num_utts"] == 1
+    assert by_k["1"]["der"][0]["der"] == pytest.approx(0.0, abs=1e-9)
+    assert by_k["2"]["der"][0]["der"] == pytest.approx(100 * 0.6 / 1.2)
+    # the K subsets partition the corpus: counts add up to the totals
+    for task in ("wer", "cpwer"):
+        assert sum(by_k[k][task]["errors"] for k in by_k) == s[task]["errors"]
+        assert sum(by_k[k][task]["ref_words"] for k in by_k) == s[task]["ref_words"]
+    assert by_k["2"]["cpwer"]["missed_speakers"] == 1
+    assert by_k["1"]["cpwer"]["missed_speakers"] == 0
+    assert by_k["1"]["sisdr"]["num_sources"] + by_k["2"]["sisdr"]["num_sources"] == 3
+    assert by_k["2"]["sisdr"]["missed_sources"] == 1
+    speech = [by_k[k]["der"][0]["scored_speech_s"] for k in by_k]
+    assert sum(speech) == pytest.approx(s["der"][0]["scored_speech_s"])
+
+
 def test_missing_tasks_and_utts_reported(ref_dir, tmp_path):
     hyp = tmp_path / "partial"
     hyp.mkdir()
