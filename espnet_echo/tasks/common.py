@@ -9,8 +9,9 @@ JEPA-pretrained encoder has the parameter names the joint model expects) and the
 """
 
 import argparse
+import functools
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional, TypeVar
 
 import torch
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
@@ -94,6 +95,40 @@ def encoder_subsampling(encoder: AbsEncoder, encoder_conf: Dict) -> int:
     if input_layer not in _SUBSAMPLING:
         raise ValueError(f"cannot infer the subsampling of input_layer={input_layer!r}")
     return _SUBSAMPLING[input_layer]
+
+
+_Built = TypeVar("_Built")
+
+
+def names_config_on_error(
+    build: Callable[[type, argparse.Namespace], _Built],
+) -> Callable[[type, argparse.Namespace], _Built]:
+    """Decorate a task's ``build_model`` so a bad option names the config file.
+
+    A ``*_conf`` key no constructor takes (a typo such as ``hiden_size``), or a missing
+    required one, surfaces from Python as a ``TypeError`` that names the class but not
+    the file; this re-raises it as ``ValueError("<config>: <message>")``. Other
+    ``TypeError``\ s propagate unchanged.
+
+    Args:
+        build: ``build_model(cls, args)``.
+
+    Returns:
+        The wrapped function.
+    """
+
+    @functools.wraps(build)
+    def wrapper(cls: type, args: argparse.Namespace) -> _Built:
+        try:
+            return build(cls, args)
+        except TypeError as e:
+            msg = str(e)
+            if "keyword argument" not in msg and "required positional argument" not in msg:
+                raise
+            where = getattr(args, "config", None) or "the model's config"
+            raise ValueError(f"{where}: {msg}") from e
+
+    return wrapper
 
 
 def add_init_argument(group: argparse._ArgumentGroup) -> None:

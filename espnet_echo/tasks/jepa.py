@@ -25,6 +25,7 @@ from espnet_echo.tasks.common import (
     add_input_size_argument,
     build_encoder_stack,
     initialize_model,
+    names_config_on_error,
 )
 
 registry.register()
@@ -91,6 +92,7 @@ class JEPATask(AbsTask):
         return ()
 
     @classmethod
+    @names_config_on_error
     @typechecked
     def build_model(cls, args: argparse.Namespace) -> ESPnetJEPAModel:
         # 1-3. frontend, specaug, normalize, encoder

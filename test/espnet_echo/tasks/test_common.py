@@ -72,3 +72,45 @@ def test_initialize_model():
     assert torch.equal(model[0].weight, before)
     common.initialize_model(model, argparse.Namespace(init="xavier_uniform"))
     assert not torch.equal(model[0].weight, before) and (model[0].bias == 0).all()
+
+
+def test_build_model_names_the_config_of_a_bad_option():
+    from espnet_echo.tasks.common import names_config_on_error
+
+    class Task:
+        @classmethod
+        @names_config_on_error
+        def build_model(cls, args):
+            return torch.nn.Linear(**args.linear_conf)
+
+    bad = argparse.Namespace(config="conf/x.yaml", linear_conf={"in_feature": 3})
+    with pytest.raises(ValueError, match=r"^conf/x.yaml: .*unexpected keyword argument 'in_feature'"):
+        Task.build_model(bad)
+    missing = argparse.Namespace(config=None, linear_conf={"in_features": 3})
+    with pytest.raises(ValueError, match=r"^the model's config: .*required positional"):
+        Task.build_model(missing)
+    ok = argparse.Namespace(config=None, linear_conf={"in_features": 3, "out_features": 2})
+    assert Task.build_model(ok).out_features == 2
+
+    class Other:
+        @classmethod
+        @names_config_on_error
+        def build_model(cls, args):
+            return len(3)  # an unrelated TypeError is not about the config
+
+    with pytest.raises(TypeError):
+        Other.build_model(ok)
+
+
+def test_jepa_task_names_the_config_of_a_misspelt_option(tmp_path):
+    from espnet_echo.tasks.jepa import JEPATask
+
+    cfg = tmp_path / "pretrain.yaml"
+    cfg.write_text(
+        "input_size: 8\nfrontend: null\nencoder: echo_vit\n"
+        "encoder_conf: {output_size: 16, attention_heads: 2, linear_units: 32, "
+        "num_blocks: 1, patch_frames: 4, patch_stride: 4, dropuot_rate: 0.0}\n"
+    )
+    args = JEPATask.get_parser().parse_args(["--config", str(cfg)])
+    with pytest.raises(ValueError, match=f"^{cfg}: .*dropuot_rate"):
+        JEPATask.build_model(args)
