@@ -11,9 +11,11 @@ JEPA-pretrained encoder has the parameter names the joint model expects) and the
 import argparse
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Dict, Optional, TypeVar
 
 import torch
+import yaml
 from espnet2.asr.encoder.abs_encoder import AbsEncoder
 from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
@@ -129,6 +131,59 @@ def names_config_on_error(
             raise ValueError(f"{where}: {msg}") from e
 
     return wrapper
+
+
+#: Options that shape the network: a checkpoint resumes only under the same values.
+ARCHITECTURE_OPTIONS = (
+    "input_size", "frontend", "frontend_conf", "normalize", "encoder", "encoder_conf",
+    "num_spk", "diar_head", "diar_head_conf", "sep_head", "sep_head_conf", "asr_head",
+    "asr_head_conf", "spk_head", "spk_head_conf", "model_conf", "predictor",
+    "predictor_conf",
+)
+
+
+def check_resume_config(args: argparse.Namespace) -> None:
+    """Refuse to ``--resume`` a checkpoint that another architecture wrote.
+
+    ESPnet's trainer would load ``<output_dir>/checkpoint.pth`` into the new model and
+    fail on mismatched parameter names or shapes with a message that names neither file.
+    Called by the tasks' ``main_worker`` (training only, before the model is built and
+    ESPnet rewrites ``config.yaml``), it compares :data:`ARCHITECTURE_OPTIONS` with the
+    ``config.yaml`` the earlier run wrote next to the checkpoint. The frontend is
+    compared as :func:`build_encoder_stack` writes it (none when ``input_size`` is set).
+
+    Args:
+        args: Parsed task arguments (``resume``, ``output_dir``, ``config``).
+
+    Raises:
+        ValueError: an option differs; the message names the checkpoint, both configs,
+            the option and both values.
+    """
+    if not getattr(args, "resume", False) or not getattr(args, "output_dir", None):
+        return
+    out = Path(args.output_dir)
+    ckpt, old_config = out / "checkpoint.pth", out / "config.yaml"
+    if not ckpt.is_file() or not old_config.is_file():
+        return
+    try:
+        with old_config.open(encoding="utf-8") as f:
+            old = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"{old_config}: cannot read the config of {ckpt}: {e}") from None
+    new_name = getattr(args, "config", None) or "the command line"
+    written = dict(vars(args))
+    if written.get("input_size") is not None:  # as build_encoder_stack writes it
+        written["frontend"], written["frontend_conf"] = None, {}
+    for key in ARCHITECTURE_OPTIONS:
+        if key not in old or key not in written:
+            continue
+        mine = yaml.safe_load(yaml.safe_dump(written[key]))
+        if mine != old[key]:
+            raise ValueError(
+                f"{ckpt}: cannot resume: it was trained with {old_config}, whose {key} "
+                f"({old[key]!r}) differs from {new_name}'s ({mine!r}); use another "
+                f"--output_dir, or remove {out} to start over"
+            )
 
 
 def add_init_argument(group: argparse._ArgumentGroup) -> None:

@@ -24,6 +24,7 @@ from espnet_echo.tasks.common import (
     add_init_argument,
     add_input_size_argument,
     build_encoder_stack,
+    check_resume_config,
     initialize_model,
     names_config_on_error,
 )
@@ -45,6 +46,12 @@ class JEPATask(AbsTask):
     num_optimizers: int = 1
     class_choices_list = list(STACK_CHOICES)
     trainer = Trainer
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace) -> None:
+        """ESPnet's training entry, after :func:`check_resume_config`."""
+        check_resume_config(args)
+        super().main_worker(args)
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):

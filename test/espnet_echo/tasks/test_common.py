@@ -114,3 +114,42 @@ def test_jepa_task_names_the_config_of_a_misspelt_option(tmp_path):
     args = JEPATask.get_parser().parse_args(["--config", str(cfg)])
     with pytest.raises(ValueError, match=f"^{cfg}: .*dropuot_rate"):
         JEPATask.build_model(args)
+
+
+def _resume_args(tmp_path, **over):
+    args = EchoTask.get_parser().parse_args(STACK + ["--output_dir", str(tmp_path)])
+    args.resume = True
+    for k, v in over.items():
+        setattr(args, k, v)
+    return args
+
+
+def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path):
+    import yaml
+
+    old = _resume_args(tmp_path)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(vars(old)))
+    (tmp_path / "checkpoint.pth").write_bytes(b"")
+    common.check_resume_config(_resume_args(tmp_path))  # same architecture: fine
+    common.check_resume_config(_resume_args(tmp_path, max_epoch=99))  # not architecture
+    bad = _resume_args(tmp_path, config="conf/new.yaml",
+                       encoder_conf={**old.encoder_conf, "num_blocks": 2})
+    with pytest.raises(ValueError) as e:
+        common.check_resume_config(bad)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / 'checkpoint.pth'}: cannot resume")
+    assert str(tmp_path / "config.yaml") in msg and "conf/new.yaml" in msg
+    assert "encoder_conf" in msg
+    # not resuming, or nothing to resume: no check
+    common.check_resume_config(_resume_args(tmp_path, resume=False, encoder_conf={}))
+    (tmp_path / "checkpoint.pth").unlink()
+    common.check_resume_config(bad)
+    # input_size: the written config has no frontend, as build_encoder_stack writes it
+    (tmp_path / "checkpoint.pth").write_bytes(b"")
+    feats = _resume_args(tmp_path, input_size=16)
+    written = dict(vars(feats), frontend=None, frontend_conf={})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(written))
+    common.check_resume_config(_resume_args(tmp_path, input_size=16))
+    (tmp_path / "config.yaml").write_text("a: [\n")
+    with pytest.raises(ValueError, match="config.yaml: cannot read"):
+        common.check_resume_config(feats)
