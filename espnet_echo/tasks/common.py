@@ -110,7 +110,7 @@ def names_config_on_error(
     A ``*_conf`` key no constructor takes (a typo such as ``hiden_size``), or a missing
     required one, surfaces from Python as a ``TypeError`` that names the class but not
     the file; this re-raises it as ``ValueError("<config>: <message>")``. Other
-    ``TypeError``\ s propagate unchanged.
+    type errors propagate unchanged.
 
     Args:
         build: ``build_model(cls, args)``.
