@@ -16,6 +16,7 @@ from typing import Dict, List, Tuple
 
 # (module, ClassChoices attribute) -> plugin name -> "module:Class"
 _ENCODER = {"echo_vit": "espnet_echo.encoder.echo_vit:EchoViTEncoder"}
+_CODEC = {"jepa_fsq": "espnet_echo.codec.jepa_fsq:JEPAFSQCodec"}
 _TABLES: List[Tuple[str, str, Dict[str, str]]] = [
     ("espnet2.tasks.asr", "encoder_choices", _ENCODER),
     ("espnet2.tasks.diar", "encoder_choices", _ENCODER),
@@ -25,6 +26,7 @@ _TABLES: List[Tuple[str, str, Dict[str, str]]] = [
     ("espnet2.tasks.enh_s2t", "asr_encoder_choices", _ENCODER),
     ("espnet2.tasks.enh_s2t", "st_encoder_choices", _ENCODER),
     ("espnet2.tasks.enh_s2t", "diar_encoder_choices", _ENCODER),
+    ("espnet2.tasks.gan_codec", "codec_choices", _CODEC),
 ]
 
 _done = False

@@ -8,8 +8,10 @@ from espnet_echo import registry
 def test_register_is_idempotent_and_fills_every_table():
     registry.register()
     registry.register()
+    expected = {f"{m}.{a}": list(entries) for m, a, entries in registry._TABLES}
     for table, names in registry.registered().items():
-        assert names == ["echo_vit"], table
+        assert names == expected[table], table
+    assert registry.registered()["espnet2.tasks.gan_codec.codec_choices"] == ["jepa_fsq"]
 
 
 def test_enh_s2t_copies_accept_plugin_encoder():

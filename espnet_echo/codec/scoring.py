@@ -1,0 +1,355 @@
+# Copyright 2026 espnet-echo developers
+#  Apache 2.0
+"""Codec scoring beside real codecs: bitrate, tokens/s, STOI, PESQ, MCD.
+
+Every system is scored on the same reference utterances (16 kHz mono):
+
+* the JEPA + DAAM tokenizer (its decoded WAVs, ``codec_decode``);
+* Codec2 (Rowe, http://www.rowetel.com/codec2.html; Debian ``codec2``: ``c2enc``/``c2dec``)
+  at 700C, 1200 and 3200 bit/s: the reference is resampled to 8 kHz raw s16le, coded and
+  decoded through subprocesses, and resampled back to 16 kHz;
+* Opus (RFC 6716; ``opusenc``/``opusdec`` of opus-tools) at its lowest speech bitrates
+  (6 and 8 kbit/s, ``opusenc --bitrate``), decoded at 16 kHz. Its measured bitrate
+  (Ogg file size incl. container overhead / duration) is reported next to the nominal one.
+
+Before scoring, each decoded signal is aligned to its reference by the integer lag
+(within +-``max_lag_ms``) that maximises their cross-correlation, for every system alike
+(Codec2 and the neural codec have algorithmic delays), then cut/padded to the reference
+length. Metrics, per utterance then averaged:
+
+* STOI (Taal et al. 2011, ``pystoi.stoi``, 16 kHz, non-extended);
+* wide-band PESQ (ITU-T P.862.2, ``pesq.pesq(16000, ref, deg, "wb")``); an utterance PESQ
+  refuses (no speech found) is left out of the PESQ mean and counted in ``pesq_failed``;
+* mel-cepstral distortion (Kubichek 1993): 12 mel-cepstral coefficients c1..c12 (DCT-II of the
+  log 80-band mel amplitude spectrum, 25 ms Hann window, 10 ms hop, ``librosa``), ``c0``
+  (energy) excluded, ``MCD = 10 / ln 10 * sqrt(2 * sum_d (c_d - c'_d)^2)`` dB averaged over
+  the speech frames of the reference (no DTW: the signals are time-aligned; see
+  :func:`mcd` for the floor and the frame selection).
+"""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import soundfile
+
+from espnet_echo.utils.audio import load_audio, resample_audio
+from espnet_echo.utils.fileio import DataFileError, atomic_open, read_kaldi_map
+
+PathLike = Union[str, Path]
+FS = 16000
+CODEC2_MODES = ("700C", "1200", "3200")
+OPUS_KBPS = (6, 8)
+
+
+class ReferenceCodecError(RuntimeError):
+    """A reference codec binary is missing or failed; the message names the command."""
+
+
+def _run(cmd: List[str], what: str) -> None:
+    if shutil.which(cmd[0]) is None:
+        raise ReferenceCodecError(f"{cmd[0]} not found (install Debian codec2 / opus-tools)")
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ReferenceCodecError(
+            f"{what}: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-500:]}"
+        )
+
+
+def codec2_roundtrip(wav: np.ndarray, mode: str, fs: int = FS) -> Tuple[np.ndarray, float]:
+    """Code and decode a waveform with Codec2.
+
+    Args:
+        wav: float32 (N,) at ``fs``.
+        mode: ``c2enc`` mode (``700C``, ``1200``, ``3200``...).
+        fs: Rate of ``wav`` (Hz).
+
+    Returns:
+        ``(decoded (N',) float32 at fs, bits per second of the coded file)``.
+
+    Raises:
+        ReferenceCodecError: ``c2enc``/``c2dec`` missing or failing.
+    """
+    x8 = resample_audio(wav, fs, 8000)
+    pcm = (np.clip(x8, -1, 1) * 32767).astype("<i2")
+    with tempfile.TemporaryDirectory() as d:
+        raw, bit, out = (os.path.join(d, n) for n in ("in.raw", "out.bit", "out.raw"))
+        pcm.tofile(raw)
+        _run(["c2enc", mode, raw, bit], f"codec2 {mode}")
+        _run(["c2dec", mode, bit, out], f"codec2 {mode}")
+        nbits = os.path.getsize(bit) * 8
+        y8 = np.fromfile(out, dtype="<i2").astype(np.float32) / 32768.0
+    return resample_audio(y8, 8000, fs), nbits / (len(wav) / fs)
+
+
+def opus_roundtrip(wav: np.ndarray, kbps: float, fs: int = FS) -> Tuple[np.ndarray, float]:
+    """Code and decode a waveform with Opus (``opusenc --bitrate kbps``, ``opusdec --rate fs``).
+
+    Returns:
+        ``(decoded (N',) float32 at fs, measured bit/s of the Ogg file)``.
+
+    Raises:
+        ReferenceCodecError: ``opusenc``/``opusdec`` missing or failing.
+    """
+    with tempfile.TemporaryDirectory() as d:
+        src, enc, out = (os.path.join(d, n) for n in ("in.wav", "out.opus", "out.wav"))
+        soundfile.write(src, np.clip(wav, -1, 1), fs, subtype="PCM_16")
+        _run(["opusenc", "--quiet", "--bitrate", str(kbps), src, enc], f"opus {kbps}")
+        _run(["opusdec", "--quiet", "--rate", str(fs), enc, out], f"opus {kbps}")
+        nbits = os.path.getsize(enc) * 8
+        y, rate = soundfile.read(out, dtype="float32", always_2d=True)
+    return y[:, 0], nbits / (len(wav) / fs)
+
+
+def align(ref: np.ndarray, deg: np.ndarray, max_lag: int) -> np.ndarray:
+    """``deg`` shifted by the lag in ``[-max_lag, max_lag]`` maximising the cross-correlation
+    with ``ref``, then cut / zero-padded to ``len(ref)``."""
+    n = len(ref)
+    deg = np.asarray(deg, dtype=np.float32)
+    pad = np.zeros(n + 2 * max_lag, dtype=np.float32)
+    m = min(len(deg), n + max_lag)
+    pad[max_lag : max_lag + m] = deg[:m]
+    # correlation of ref with each window pad[k : k + n], k = 0 .. 2 max_lag
+    from scipy.signal import correlate
+
+    corr = correlate(pad, ref, mode="valid")
+    k = int(np.argmax(corr))
+    return pad[k : k + n]
+
+
+def _log_mel_amplitude(wav: np.ndarray, fs: int) -> np.ndarray:
+    import librosa
+
+    mel = librosa.feature.melspectrogram(
+        y=wav.astype(np.float32), sr=fs, n_fft=400, win_length=400, hop_length=160,
+        n_mels=80, power=1.0,
+    )
+    return mel  # (80, T) mel amplitude
+
+
+def mcd(ref: np.ndarray, deg: np.ndarray, fs: int = FS, n_mfcc: int = 13) -> float:
+    """Mel-cepstral distortion (dB) of two aligned signals (c0 excluded).
+
+    Mel cepstra: ``c_k = (2 / M) sum_m log A_m cos(pi k (m + 1/2) / M)`` (DCT-II) of the
+    natural-log M = 80-band mel *amplitude* spectrum ``A`` (25 ms Hann window, 10 ms hop),
+    ``k = 1 .. n_mfcc - 1``. Both spectra are floored at
+    60 dB below the reference's peak band (synthetic references hold digital silence,
+    whose log would otherwise dominate), and only frames of the reference within 40 dB of
+    its loudest frame are averaged (speech frames).
+    """
+    from scipy.fft import dct
+
+    a, b = _log_mel_amplitude(ref, fs), _log_mel_amplitude(deg, fs)
+    t = min(a.shape[1], b.shape[1])
+    a, b = a[:, :t], b[:, :t]
+    floor = max(float(a.max()), 1e-8) * 1e-3
+    la, lb = np.log(np.maximum(a, floor)), np.log(np.maximum(b, floor))
+    energy = 20 * np.log10(np.maximum(a.sum(axis=0), 1e-12))
+    speech = energy > energy.max() - 40.0
+    n = la.shape[0]  # cepstrum c_k = (2 / n) sum_m log|X_m| cos(pi k (m + 1/2) / n)
+    ca = dct(la, type=2, axis=0)[1:n_mfcc, speech] / n
+    cb = dct(lb, type=2, axis=0)[1:n_mfcc, speech] / n
+    dist = 10.0 / math.log(10.0) * np.sqrt(2.0 * np.sum((ca - cb) ** 2, axis=0))
+    return float(np.mean(dist)) if dist.size else float("nan")
+
+
+def utterance_metrics(ref: np.ndarray, deg: np.ndarray, fs: int = FS) -> Dict[str, float]:
+    """STOI, wide-band PESQ (NaN if PESQ refuses the pair) and MCD of an aligned pair."""
+    from pesq import pesq as pesq_fn
+    from pystoi import stoi
+
+    out = {"stoi": float(stoi(ref, deg, fs, extended=False)), "mcd": mcd(ref, deg, fs)}
+    try:
+        out["pesq"] = float(pesq_fn(fs, ref, deg, "wb"))
+    except Exception:  # pesq.NoUtterancesError / BufferTooShortError on silence
+        out["pesq"] = float("nan")
+    return out
+
+
+def _mean(values: Sequence[float]) -> float:
+    vals = [v for v in values if not math.isnan(v)]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def score_system(
+    refs: Dict[str, np.ndarray],
+    decode: Callable[[str, np.ndarray], Tuple[np.ndarray, float]],
+    max_lag_ms: float = 50.0,
+    fs: int = FS,
+) -> Dict[str, float]:
+    """Mean metrics of one system over ``refs``.
+
+    Args:
+        refs: ``{key: reference (N,) float32}``.
+        decode: ``(key, ref) -> (decoded (N',), bit/s)``.
+        max_lag_ms: Alignment search range.
+
+    Returns:
+        ``{"stoi", "pesq", "mcd", "bitrate_measured", "num_utts", "pesq_failed"}``.
+    """
+    rows, rates = [], []
+    max_lag = int(round(max_lag_ms * fs / 1000))
+    for key, ref in refs.items():
+        deg, rate = decode(key, ref)
+        rows.append(utterance_metrics(ref, align(ref, deg, max_lag), fs))
+        rates.append(rate)
+    return {
+        "stoi": _mean([r["stoi"] for r in rows]),
+        "pesq": _mean([r["pesq"] for r in rows]),
+        "mcd": _mean([r["mcd"] for r in rows]),
+        "bitrate_measured": _mean(rates),
+        "num_utts": len(rows),
+        "pesq_failed": sum(math.isnan(r["pesq"]) for r in rows),
+    }
+
+
+def load_scp(scp: PathLike, fs: int = FS, max_utts: Optional[int] = None) -> Dict[str, np.ndarray]:
+    """``{key: waveform}`` of a wav.scp of plain audio paths (first ``max_utts`` lines).
+
+    Raises:
+        DataFileError / AudioError: A malformed scp or bad audio, naming the file.
+    """
+    items = list(read_kaldi_map(scp).items())
+    if max_utts is not None:
+        items = items[:max_utts]
+    return {k: load_audio(v, fs=fs) for k, v in items}
+
+
+def score_codec_dir(
+    ref_scp: PathLike,
+    hyp_scp: PathLike,
+    meta: Dict,
+    max_utts: Optional[int] = None,
+    anchors: bool = True,
+) -> List[Dict]:
+    """Rows of the codec table: the tokenizer's decoded WAVs and the anchors.
+
+    Args:
+        ref_scp: Reference ``wav.scp`` (16 kHz).
+        hyp_scp: ``wav.scp`` of the decoded WAVs (``codec_decode``), same keys.
+        meta: The codec's ``meta_info()`` (``bitrate``, ``tokens_per_second``).
+        max_utts: Score only the first utterances of ``ref_scp``.
+        anchors: Also run Codec2 700C/1200/3200 and Opus 6/8 kbit/s.
+
+    Raises:
+        DataFileError: A reference key missing from ``hyp_scp``.
+    """
+    refs = load_scp(ref_scp, max_utts=max_utts)
+    hyps = read_kaldi_map(hyp_scp)
+    missing = [k for k in refs if k not in hyps]
+    if missing:
+        raise DataFileError(f"{hyp_scp}: no decoded audio for {len(missing)} keys, e.g. {missing[0]}")
+    rows = []
+    res = score_system(refs, lambda k, r: (load_audio(hyps[k], fs=FS), meta["bitrate"]))
+    rows.append(
+        {"system": "JEPA+DAAM FSQ (ours)", "bitrate": meta["bitrate"],
+         "tokens_per_second": meta["tokens_per_second"], **res}
+    )
+    if anchors:
+        for mode in CODEC2_MODES:
+            nominal = 700.0 if mode == "700C" else float(mode)
+            res = score_system(refs, lambda k, r, m=mode: codec2_roundtrip(r, m))
+            rows.append({"system": f"Codec2 {mode}", "bitrate": nominal,
+                         "tokens_per_second": None, **res})
+        for kbps in OPUS_KBPS:
+            res = score_system(refs, lambda k, r, b=kbps: opus_roundtrip(r, b))
+            rows.append({"system": f"Opus {kbps} kbit/s", "bitrate": kbps * 1000.0,
+                         "tokens_per_second": None, **res})
+    return rows
+
+
+def format_table(rows: List[Dict]) -> str:
+    """Markdown table of :func:`score_codec_dir` rows."""
+
+    def f(v, fmt):
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+
+    lines = [
+        "| system | bit/s (nominal) | bit/s (measured) | tokens/s | STOI | PESQ-WB | MCD (dB) | utts |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['system']} | {f(r['bitrate'], '{:.1f}')} | {f(r['bitrate_measured'], '{:.1f}')} "
+            f"| {f(r['tokens_per_second'], '{:.1f}')} | {f(r['stoi'], '{:.3f}')} "
+            f"| {f(r['pesq'], '{:.2f}')} | {f(r['mcd'], '{:.2f}')} | {r['num_utts']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows: List[Dict], out_dir: PathLike) -> None:
+    """``<out_dir>/scores.json`` and ``<out_dir>/scores.md`` (atomic)."""
+    out_dir = Path(out_dir)
+    with atomic_open(out_dir / "scores.json") as f:
+        json.dump(rows, f, indent=1)
+    with atomic_open(out_dir / "scores.md") as f:
+        f.write(format_table(rows))
+
+
+def _epoch_steps(train_log: Path) -> Dict[int, int]:
+    """``{epoch: cumulative generator steps}`` from ESPnet's ``train.log`` epoch summaries."""
+    import re
+
+    out = {}
+    if train_log.is_file():
+        pat = re.compile(r"(\d+)epoch results: \[train\].*?total_count=(\d+)")
+        for line in train_log.read_text(errors="replace").splitlines():
+            m = pat.search(line)
+            if m:
+                out[int(m.group(1))] = int(m.group(2))
+    return out
+
+
+def training_curve(
+    exp_dir: PathLike,
+    ref_scp: PathLike,
+    max_utts: Optional[int] = None,
+    epochs: Optional[Sequence[int]] = None,
+) -> List[Dict]:
+    """STOI (and PESQ, MCD) of the epoch checkpoints of a codec training run.
+
+    Each ``<exp_dir>/<N>epoch.pth`` (or those of ``epochs``) is loaded with
+    ``<exp_dir>/config.yaml``; the references are encoded and decoded in memory and scored
+    as in :func:`score_system`. ``steps`` are the cumulative generator updates read from
+    ``<exp_dir>/train.log`` (or ``log/train.log``); ``minutes`` is the checkpoint's mtime
+    minus that of ``config.yaml`` (written when training starts), so it includes the
+    validation passes.
+
+    Raises:
+        DataFileError: No epoch checkpoint in ``exp_dir``.
+    """
+    from espnet_echo.codec.inference import CodecRunner
+
+    exp_dir = Path(exp_dir)
+    config = exp_dir / "config.yaml"
+    found = sorted(
+        int(p.name[: -len("epoch.pth")]) for p in exp_dir.glob("*epoch.pth")
+        if p.name[: -len("epoch.pth")].isdigit()
+    )
+    if epochs is not None:
+        found = [e for e in found if e in set(epochs)]
+    if not found:
+        raise DataFileError(f"{exp_dir}: no <N>epoch.pth checkpoints to score")
+    log = exp_dir / "train.log"
+    steps = _epoch_steps(log if log.is_file() else exp_dir / "log" / "train.log")
+    refs = load_scp(ref_scp, max_utts=max_utts)
+    t0 = config.stat().st_mtime
+    rows = []
+    for epoch in found:
+        ckpt = exp_dir / f"{epoch}epoch.pth"
+        runner = CodecRunner.from_files(config, ckpt)
+        res = score_system(
+            refs, lambda k, r: (runner.decode(runner.encode(r, k), len(r), k), 0.0)
+        )
+        rows.append(
+            {"epoch": epoch, "steps": steps.get(epoch), "minutes": (ckpt.stat().st_mtime - t0) / 60,
+             "stoi": res["stoi"], "pesq": res["pesq"], "mcd": res["mcd"],
+             "num_utts": res["num_utts"]}
+        )
+    return rows
