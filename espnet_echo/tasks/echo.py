@@ -23,6 +23,7 @@ from espnet_echo.data.spk_ids import read_spk_list
 from espnet_echo.heads.abs_head import AbsEchoHead
 from espnet_echo.heads.asr_multispkr import MultiSpkrASRHead
 from espnet_echo.heads.diar_eend import EENDDiarHead
+from espnet_echo.heads.sep_kset import KSetSepHead
 from espnet_echo.heads.sep_tasnet import TasNetSepHead
 from espnet_echo.heads.spk_arcface import ArcFaceSpkHead
 from espnet_echo.tasks.common import (  # noqa: F401 (re-exported for other modules)
@@ -53,7 +54,7 @@ diar_head_choices = ClassChoices(
 )
 sep_head_choices = ClassChoices(
     "sep_head",
-    classes=dict(tasnet=TasNetSepHead),
+    classes=dict(tasnet=TasNetSepHead, kset=KSetSepHead),
     type_check=AbsEchoHead,
     default="tasnet",
     optional=True,

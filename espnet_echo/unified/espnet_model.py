@@ -2,6 +2,7 @@
 #  Apache 2.0
 """ESPnetEchoModel: one shared encoder, one RWSE per task, one head per task."""
 
+import copy
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
@@ -74,10 +75,47 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
             diarization BCE: lower it when the other tasks suffer).
         rwse_mode: ``"rwse"`` or ``"last"`` (ablation: the last layer only).
         extract_feats_in_collect_stats: Compute frontend features in collect-stats mode.
+        anchor_weight: Weight of the frozen-encoder anchor term (Echo's "frozen JEPA
+            anchor" of its staged specialisation): ``loss_anchor`` = mean squared
+            difference, over the valid frames and the D features, between the
+            encoder's last output on the mixture and the frozen target encoder's
+            output on the mixture. 0 (default): no anchor term.
+
+    The frozen target encoder (``target_encoder``):
+        Built only when a head declares a reference kind with
+        ``needs_target_encoder`` (``source_latents``: the K-set separation head's
+        targets are the latents of each clean source) or ``anchor_weight > 0``; a
+        model without either has exactly the state_dict keys it had before. It is a
+        deep copy of ``encoder`` with ``requires_grad=False``, always in eval mode,
+        run without gradient through the shared ``frontend`` and ``normalize`` (no
+        SpecAugment; this project's frontend and GlobalMVN have no trained
+        parameters, so sharing them is exact). The buffer ``target_initialised``
+        (0/1) records whether it holds the snapshot: at the first forward in
+        training mode with the flag 0, the encoder's current weights are copied in
+        and the flag set. The weights the model trains from are then the targets:
+        the *stage's starting encoder*, i.e. after ``--init_param`` (for a stage
+        initialised from stage 5's ``latest.pth:target_encoder:encoder`` that is the
+        JEPA EMA target encoder). Why a snapshot taken at the first step rather than
+        a copy at construction: ESPnet loads ``--init_param`` after building the
+        model, so only the first step sees the starting weights; and why a
+        persistent buffer: ``checkpoint.pth`` / ``--resume`` and every DDP rank
+        (identical weights at the first step) keep the same targets, instead of
+        re-snapshotting an already-specialised encoder. Until the snapshot exists
+        (a forward in eval mode before any training step) the live encoder, in eval
+        mode without gradient, stands in for it. :meth:`infer` and
+        :meth:`task_features` never run it (one encoder pass).
+
+    State_dict keys of the target path: ``target_encoder.*`` (the encoder's keys
+    under that prefix) and ``target_initialised``. A later stage initialised from a
+    checkpoint of such a model without a target encoder of its own must exclude them
+    (``--init_param <ckpt>:::target_encoder,target_initialised``); a stage that
+    should re-snapshot its own starting encoder excludes them the same way (the
+    flag is then 0 again).
 
     Raises:
         ValueError: no head, a negative weight, or a head declaring an unknown
-            reference kind.
+            reference kind; a target encoder with a frontend that has trained
+            parameters.
     """
 
     @typechecked
@@ -100,6 +138,7 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
         spk_weight: float = 0.33,
         rwse_mode: str = "rwse",
         extract_feats_in_collect_stats: bool = True,
+        anchor_weight: float = 0.0,
     ):
         super().__init__()
         heads = dict(zip(TASKS, (diar_head, sep_head, asr_head, spk_head)))
@@ -126,6 +165,85 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
             {t: RWSE(num_layers, mode=rwse_mode) for t in self.heads}
         )
         self.extract_feats_in_collect_stats = extract_feats_in_collect_stats
+        if anchor_weight < 0:
+            raise ValueError(f"anchor_weight must be >= 0, got {anchor_weight}")
+        self.anchor_weight = anchor_weight
+        needs_target = anchor_weight > 0 or any(
+            reference_kind(kind).needs_target_encoder
+            for head in self.heads.values()
+            for kind in head.ref_kinds
+        )
+        self.target_encoder: Optional[AbsEncoder] = None
+        if needs_target:
+            if frontend is not None and any(p.requires_grad for p in frontend.parameters()):
+                raise ValueError(
+                    "the frozen target encoder shares the frontend, which has trained "
+                    "parameters here; use a frontend without them"
+                )
+            self.target_encoder = copy.deepcopy(encoder)
+            for p in self.target_encoder.parameters():
+                p.requires_grad_(False)
+            self.target_encoder.eval()
+            self.register_buffer("target_initialised", torch.zeros((), dtype=torch.long))
+
+    def train(self, mode: bool = True) -> "ESPnetEchoModel":
+        """``nn.Module.train``; the frozen target encoder stays in eval mode."""
+        super().train(mode)
+        if self.target_encoder is not None:
+            self.target_encoder.eval()
+        return self
+
+    # ------------------------------------------------------------ target encoder
+    @torch.no_grad()
+    def snapshot_target_encoder(self) -> None:
+        """Copy the encoder's current weights into ``target_encoder``; set the flag.
+
+        Raises:
+            RuntimeError: the model has no target encoder.
+        """
+        if self.target_encoder is None:
+            raise RuntimeError("this model has no target encoder")
+        self.target_encoder.load_state_dict(self.encoder.state_dict())
+        self.target_initialised.fill_(1)
+
+    @torch.no_grad()
+    def target_latents(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """Frozen target encoder's last output on waveforms, without gradient.
+
+        ``frontend -> normalize -> target_encoder`` (no SpecAugment, eval mode). Before
+        the snapshot exists (``target_initialised == 0``) the live encoder, switched
+        to eval mode for the call, stands in (see the class docstring).
+
+        Args:
+            speech: Waveforms (M, N).
+            speech_lengths: Valid samples (M,).
+
+        Returns:
+            Latents (M, T, D), zero past each input's valid frames.
+
+        Raises:
+            RuntimeError: the model has no target encoder.
+            ValueError: speech not (M, N) or lengths not (M,).
+        """
+        if self.target_encoder is None:
+            raise RuntimeError("this model has no target encoder")
+        self._check_speech(speech, speech_lengths)
+        feats, feats_lens = self._extract_feats(speech, speech_lengths)
+        feats, feats_lens = self._augment_normalize(feats, feats_lens, augment=False)
+        encoder = self.target_encoder if int(self.target_initialised) else self.encoder
+        was_training = encoder.training
+        encoder.eval()
+        try:
+            out, lens, _ = encoder(feats, feats_lens)
+        finally:
+            encoder.train(was_training)
+            self.target_encoder.eval()
+        if isinstance(out, tuple):
+            out = out[0]
+        valid = torch.arange(out.shape[1], device=out.device)[None, :] < lens[:, None]
+        return out * valid[:, :, None].to(out.dtype)
 
     @property
     def output_kinds(self) -> Tuple[str, ...]:
@@ -227,6 +345,7 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
         speech: torch.Tensor,
         speech_lengths: torch.Tensor,
         num_frames: int,
+        mixture_latents: Optional[torch.Tensor] = None,
     ) -> Dict[str, Dict[str, torch.Tensor]]:
         """Every head's references, built from the batch by the kinds it declares.
 
@@ -236,6 +355,8 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
             speech: Mixtures (B, N).
             speech_lengths: (B,).
             num_frames: Encoder frames T of the batch.
+            mixture_latents: The target encoder's output on the mixtures (B, T, D)
+                (models with a target encoder; computed here when None).
 
         Returns:
             ``{task: {keyword: tensor}}``, the keyword arguments of each head's loss.
@@ -244,12 +365,16 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
             ValueError: the batch lacks a data name a head's kind needs (the message
                 names the data option to add), or has more speakers than slots.
         """
+        if self.target_encoder is not None and mixture_latents is None:
+            mixture_latents = self.target_latents(speech, speech_lengths)
         ctx = BatchContext(
             speech=speech,
             speech_lengths=speech_lengths,
             num_slots=self.num_spk,
             num_frames=num_frames,
             frame_shift=self.frame_shift,
+            target_encode=None if self.target_encoder is None else self.target_latents,
+            mixture_latents=mixture_latents,
         )
         built: Dict[str, Dict[str, torch.Tensor]] = {}
         refs: Dict[str, Dict[str, torch.Tensor]] = {}
@@ -285,13 +410,52 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
         Raises:
             ValueError: missing references (see :meth:`references`).
         """
+        return self._losses(speech, speech_lengths, **batch)[0]
+
+    def _losses(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, **batch: torch.Tensor
+    ) -> Tuple[
+        Dict[str, Tuple[torch.Tensor, Dict[str, Optional[torch.Tensor]], torch.Tensor]],
+        Optional[torch.Tensor],
+    ]:
+        """:meth:`head_losses` and the anchor loss (None when ``anchor_weight == 0``).
+
+        With a target encoder, a training-mode call with ``target_initialised == 0``
+        first snapshots the encoder (see the class docstring).
+
+        Raises:
+            ValueError: missing references; target latents whose frame count differs
+                from the encoder's.
+        """
+        if (
+            self.target_encoder is not None
+            and self.training
+            and not int(self.target_initialised)
+        ):
+            self.snapshot_target_encoder()
         last, hs, lens = self.encode(speech, speech_lengths)
-        refs = self.references(batch, speech, speech_lengths, last.shape[1])
+        mixture_latents = None
+        if self.target_encoder is not None:
+            mixture_latents = self.target_latents(speech, speech_lengths)
+            if mixture_latents.shape != last.shape:
+                raise ValueError(
+                    f"target encoder output {tuple(mixture_latents.shape)} differs from "
+                    f"the encoder's {tuple(last.shape)}"
+                )
+        refs = self.references(
+            batch, speech, speech_lengths, last.shape[1], mixture_latents
+        )
         out = {}
         for task, head in self.heads.items():
             output = head.infer(self.fuse(task, last, hs), lens, speech, speech_lengths)
             out[task] = head.loss(output, **refs[task])
-        return out
+        anchor = None
+        if self.anchor_weight > 0:
+            valid = torch.arange(last.shape[1], device=last.device)[None, :] < lens[:, None]
+            sq = (last - mixture_latents).pow(2).sum(-1)  # (B, T)
+            n = valid.sum().clamp(min=1) * last.shape[-1]
+            anchor = (sq * valid).sum() / n
+        return out, anchor
 
     def forward(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor, **kwargs: torch.Tensor
@@ -310,7 +474,8 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
 
         Returns:
             loss, stats, weight (ESPnet's contract). The PIT permutations are dropped;
-            :meth:`head_losses` returns them.
+            :meth:`head_losses` returns them. With ``anchor_weight > 0`` the total
+            includes ``anchor_weight * loss_anchor`` and ``loss_anchor`` is logged.
 
         Raises:
             ValueError: missing references (see :meth:`references`).
@@ -318,9 +483,11 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
         batch_size = speech.shape[0]
         stats: Dict[str, Optional[torch.Tensor]] = {}
         total = 0.0
-        for task, (loss, head_stats, _perm) in self.head_losses(
-            speech, speech_lengths, **kwargs
-        ).items():
+        losses, anchor = self._losses(speech, speech_lengths, **kwargs)
+        if anchor is not None:
+            total = total + self.anchor_weight * anchor
+            stats["loss_anchor"] = anchor.detach()
+        for task, (loss, head_stats, _perm) in losses.items():
             total = total + self.weights[task] * loss
             stats[f"loss_{task}"] = loss.detach()
             for k, v in head_stats.items():

@@ -17,7 +17,7 @@ a speaker outside the training list, padded with -1 to the model's slots.
 """
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Mapping, Tuple
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -107,6 +107,13 @@ class BatchContext:
         num_slots: Speaker slots S of the model.
         num_frames: Encoder frames T of the batch.
         frame_shift: Waveform samples per encoder frame.
+        target_encode: ``(wavs (M, N), lengths (M,)) -> latents (M, T, D)``: the
+            model's frozen target encoder (no gradient, eval mode), given only when
+            some head declares a kind with ``needs_target_encoder`` (see
+            ``ESPnetEchoModel``); None otherwise.
+        mixture_latents: The target encoder's output on the mixtures (B, T, D) when
+            ``target_encode`` is given (computed once per batch, shared with the
+            model's anchor term); None otherwise.
     """
 
     speech: torch.Tensor
@@ -114,6 +121,10 @@ class BatchContext:
     num_slots: int
     num_frames: int
     frame_shift: int
+    target_encode: Optional[
+        Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    ] = None
+    mixture_latents: Optional[torch.Tensor] = None
 
 
 @dataclass(frozen=True)
@@ -125,12 +136,15 @@ class ReferenceKind:
         data_names: Data names the batch must carry, given the number of slots S.
         hint: What to add to the data options, given S (for error messages).
         build: ``(batch, context) -> {keyword: tensor}`` passed to ``head.loss``.
+        needs_target_encoder: The builder reads ``context.target_encode``: a model
+            with a head declaring this kind builds a frozen target encoder.
     """
 
     name: str
     data_names: Callable[[int], Tuple[str, ...]]
     hint: Callable[[int], str]
     build: Callable[[Mapping[str, torch.Tensor], BatchContext], Dict[str, torch.Tensor]]
+    needs_target_encoder: bool = False
 
 
 def _spk_labels(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
@@ -185,6 +199,76 @@ def _text(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
     return {"text": text, "text_lengths": torch.stack(lens, dim=1)}
 
 
+def _source_latents(batch, ctx: BatchContext) -> Dict[str, torch.Tensor]:
+    """Latents of each clean source under the frozen target encoder.
+
+    A source counts (is one of the K targets) when it is among the first ``num_spk``
+    columns of ``speech_ref``, is not silent over the mixture's valid samples, and its
+    non-zero span (first to last non-zero valid sample) covers at least one encoder
+    frame (``frame_shift`` samples); other columns (padding, silent crops, sources
+    shorter than one encoder frame) are dropped, so their slots are null slots. The
+    counted sources keep their order and are moved to the front.
+
+    Returns:
+        ``source_latents`` (B, S, T, D) (zero past ``num_sources``), ``num_sources``
+        (B,) long, ``mixture_latents`` (B, T, D) and ``short_sources`` (B,) long (the
+        non-silent sources dropped for being shorter than one encoder frame).
+
+    Raises:
+        ValueError: no target encoder in the context, ``num_spk`` outside
+            ``[0, S]`` or above the ``speech_ref`` columns, more sources than slots,
+            or target latents whose frame count differs from the batch's.
+    """
+    if ctx.target_encode is None or ctx.mixture_latents is None:
+        raise ValueError(
+            "the source_latents reference needs the model's frozen target encoder "
+            "(BatchContext.target_encode); the model builds one for heads that declare it"
+        )
+    ref = pad_slots(batch["speech_ref"], ctx.num_slots, "speech_ref (sources)")
+    n = ctx.speech.shape[1]
+    ref = ref[:, :n].transpose(1, 2).to(ctx.speech.dtype)  # (B, S, N)
+    num_spk = batch["num_spk"].view(-1).long().to(ref.device)
+    bs, n_slots = ref.shape[:2]
+    if num_spk.shape != (bs,):
+        raise ValueError(f"num_spk must be ({bs},), got {tuple(num_spk.shape)}")
+    in_ref = batch["speech_ref"].shape[-1]
+    if bs and (int(num_spk.min()) < 0 or int(num_spk.max()) > min(n_slots, in_ref)):
+        raise ValueError(
+            f"num_spk {num_spk.tolist()} must be in [0, {min(n_slots, in_ref)}] "
+            f"(num_spk={n_slots} slots, {in_ref} speech_ref columns)"
+        )
+    lengths = ctx.speech_lengths.to(ref.device).long()
+    valid = torch.arange(n, device=ref.device)[None, :] < lengths[:, None]  # (B, N)
+    nonzero = (ref != 0) & valid[:, None, :]  # (B, S, N)
+    idx = torch.arange(n, device=ref.device)
+    first = torch.where(nonzero, idx, n).min(-1).values
+    last = torch.where(nonzero, idx, -1).max(-1).values
+    span = (last - first + 1).clamp(min=0)  # (B, S)
+    listed = torch.arange(n_slots, device=ref.device)[None, :] < num_spk[:, None]
+    audible = listed & nonzero.any(-1)
+    keep = audible & (span >= ctx.frame_shift)
+    mix = ctx.mixture_latents
+    num_frames, dim = mix.shape[1], mix.shape[2]
+    latents = mix.new_zeros(bs, n_slots, num_frames, dim)
+    counts = keep.sum(-1)
+    if bool(keep.any()):
+        b_idx, s_idx = keep.nonzero(as_tuple=True)
+        enc = ctx.target_encode(ref[b_idx, s_idx], lengths[b_idx])  # (M, T', D)
+        if enc.shape[1:] != (num_frames, dim):
+            raise ValueError(
+                f"target latents of the sources are {tuple(enc.shape[1:])} per source, "
+                f"the mixture's {(num_frames, dim)}"
+            )
+        rank = keep.long().cumsum(-1) - 1  # position among the kept sources
+        latents[b_idx, rank[b_idx, s_idx]] = enc.to(latents.dtype)
+    return {
+        "source_latents": latents,
+        "num_sources": counts,
+        "mixture_latents": mix,
+        "short_sources": (audible & ~keep).sum(-1),
+    }
+
+
 #: Every reference kind a head can declare, by name.
 REFERENCE_KINDS: Dict[str, ReferenceKind] = {
     kind.name: kind
@@ -228,6 +312,16 @@ REFERENCE_KINDS: Dict[str, ReferenceKind] = {
                 "--train_dir <train dump> --spk_list <file> --data_dir <dump> ...'"
             ),
             build=_spk_ids,
+        ),
+        ReferenceKind(
+            name="source_latents",
+            data_names=lambda s: ("speech_ref", "num_spk"),
+            hint=lambda s: (
+                "add 'speech_ref.scp,speech_ref,variable_columns_sound' and "
+                "'utt2num_spk,num_spk,text_int' to the data options"
+            ),
+            build=_source_latents,
+            needs_target_encoder=True,
         ),
     )
 }
