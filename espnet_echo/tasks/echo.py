@@ -22,6 +22,7 @@ from espnet_echo.data.contract import MAX_SPK
 from espnet_echo.data.spk_ids import read_spk_list
 from espnet_echo.heads.abs_head import AbsEchoHead
 from espnet_echo.heads.asr_multispkr import MultiSpkrASRHead
+from espnet_echo.heads.content_ctc import ContentCTCHead
 from espnet_echo.heads.diar_eend import EENDDiarHead
 from espnet_echo.heads.sep_kset import KSetSepHead
 from espnet_echo.heads.sep_tasnet import TasNetSepHead
@@ -61,7 +62,7 @@ sep_head_choices = ClassChoices(
 )
 asr_head_choices = ClassChoices(
     "asr_head",
-    classes=dict(multispkr=MultiSpkrASRHead),
+    classes=dict(multispkr=MultiSpkrASRHead, content_ctc=ContentCTCHead),
     type_check=AbsEchoHead,
     default="multispkr",
     optional=True,
