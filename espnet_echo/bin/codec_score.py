@@ -57,7 +57,8 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
             lines = ["| epoch | steps | minutes | STOI | PESQ-WB | MCD (dB) |",
                      "|---:|---:|---:|---:|---:|---:|"]
             lines += [
-                f"| {r['epoch']} | {r['steps']} | {r['minutes']:.1f} | {r['stoi']:.3f} "
+                f"| {r['epoch']} | {r['steps']} | "
+                f"{'-' if r['minutes'] is None else format(r['minutes'], '.1f')} | {r['stoi']:.3f} "
                 f"| {r['pesq']:.2f} | {r['mcd']:.2f} |" for r in rows
             ]
             with atomic_open(out / "curve.md") as f:

@@ -110,6 +110,17 @@ class CodecRunner:
             raise CodecModelError(f"{model_file}: cannot read checkpoint ({e})") from e
         if not isinstance(state, dict):
             raise CodecModelError(f"{model_file}: not a model state dict")
+        spec_key = "codec.generator.spec"
+        expected = model.codec.generator.spec_tensor()
+        if spec_key not in state:
+            raise CodecModelError(f"{model_file}: not a jepa_fsq codec checkpoint (no {spec_key})")
+        got = state[spec_key].to(torch.float64).cpu()
+        if got.shape != expected.shape or not torch.allclose(got, expected):
+            raise CodecModelError(
+                f"{model_file}: checkpoint does not match the codec of {config} (trained with "
+                f"another config?): [fs, frame_rate_hz, num_groups, *group_levels] is "
+                f"{got.tolist()} in the checkpoint, {expected.tolist()} in the config"
+            )
         try:
             model.load_state_dict(state)
         except RuntimeError as e:

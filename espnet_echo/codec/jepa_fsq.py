@@ -196,10 +196,21 @@ class JEPAFSQGenerator(torch.nn.Module):
         self.vocoder = HiFiGANGenerator(
             in_channels=decoder_channels, out_channels=1, **hifigan_conf
         )
+        # What the tokens mean, saved with every checkpoint: a checkpoint of another codec
+        # config whose tensors happen to have the same shapes is still told apart.
+        self.register_buffer("spec", self.spec_tensor())
         self.freeze_encoder = freeze_encoder
         if freeze_encoder:
             for p in list(self.encoder.parameters()) + list(self.frontend.parameters()):
                 p.requires_grad_(False)
+
+    def spec_tensor(self) -> torch.Tensor:
+        """``[fs, frame_rate_hz, num_groups, *group_levels]`` (float64) of this codec."""
+        return torch.tensor(
+            [float(self.fs), self.frame_rate_hz, float(self.num_groups)]
+            + [float(v) for v in self.group_levels],
+            dtype=torch.float64,
+        )
 
     def train(self, mode: bool = True) -> "JEPAFSQGenerator":
         """As ``Module.train``, but a frozen encoder stays in eval mode."""

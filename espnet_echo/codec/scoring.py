@@ -292,17 +292,31 @@ def write_results(rows: List[Dict], out_dir: PathLike) -> None:
         f.write(format_table(rows))
 
 
-def _epoch_steps(train_log: Path) -> Dict[int, int]:
-    """``{epoch: cumulative generator steps}`` from ESPnet's ``train.log`` epoch summaries."""
+def _epoch_progress(train_log: Path) -> Dict[int, Tuple[int, float]]:
+    """``{epoch: (cumulative generator steps, minutes since training started)}``.
+
+    Read from ESPnet's ``train.log``: the ``<N>epoch results: [train] ... total_count=K``
+    summaries and their timestamps, the start being the ``1/<M>epoch started`` line.
+    """
+    import datetime
     import re
 
-    out = {}
-    if train_log.is_file():
-        pat = re.compile(r"(\d+)epoch results: \[train\].*?total_count=(\d+)")
-        for line in train_log.read_text(errors="replace").splitlines():
-            m = pat.search(line)
-            if m:
-                out[int(m.group(1))] = int(m.group(2))
+    out: Dict[int, Tuple[int, float]] = {}
+    if not train_log.is_file():
+        return out
+    stamp = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
+    res = re.compile(r"(\d+)epoch results: \[train\].*?total_count=(\d+)")
+    start = None
+    for line in train_log.read_text(errors="replace").splitlines():
+        t = stamp.search(line)
+        if t is None:
+            continue
+        when = datetime.datetime.strptime(t.group(1), "%Y-%m-%d %H:%M:%S,%f")
+        if start is None and re.search(r"\b1/\d+epoch started", line):
+            start = when
+        m = res.search(line)
+        if m and start is not None:
+            out[int(m.group(1))] = (int(m.group(2)), (when - start).total_seconds() / 60)
     return out
 
 
@@ -316,10 +330,9 @@ def training_curve(
 
     Each ``<exp_dir>/<N>epoch.pth`` (or those of ``epochs``) is loaded with
     ``<exp_dir>/config.yaml``; the references are encoded and decoded in memory and scored
-    as in :func:`score_system`. ``steps`` are the cumulative generator updates read from
-    ``<exp_dir>/train.log`` (or ``log/train.log``); ``minutes`` is the checkpoint's mtime
-    minus that of ``config.yaml`` (written when training starts), so it includes the
-    validation passes.
+    as in :func:`score_system`. ``steps`` (cumulative generator updates) and ``minutes``
+    (wall time from the start of epoch 1 to the end of that epoch's validation) are read
+    from ``<exp_dir>/train.log`` (or ``log/train.log``, :func:`_epoch_progress`).
 
     Raises:
         DataFileError: No epoch checkpoint in ``exp_dir``.
@@ -337,9 +350,8 @@ def training_curve(
     if not found:
         raise DataFileError(f"{exp_dir}: no <N>epoch.pth checkpoints to score")
     log = exp_dir / "train.log"
-    steps = _epoch_steps(log if log.is_file() else exp_dir / "log" / "train.log")
+    progress = _epoch_progress(log if log.is_file() else exp_dir / "log" / "train.log")
     refs = load_scp(ref_scp, max_utts=max_utts)
-    t0 = config.stat().st_mtime
     rows = []
     for epoch in found:
         ckpt = exp_dir / f"{epoch}epoch.pth"
@@ -348,7 +360,8 @@ def training_curve(
             refs, lambda k, r: (runner.decode(runner.encode(r, k), len(r), k), 0.0)
         )
         rows.append(
-            {"epoch": epoch, "steps": steps.get(epoch), "minutes": (ckpt.stat().st_mtime - t0) / 60,
+            {"epoch": epoch, "steps": progress.get(epoch, (None, None))[0],
+             "minutes": progress.get(epoch, (None, None))[1],
              "stoi": res["stoi"], "pesq": res["pesq"], "mcd": res["mcd"],
              "num_utts": res["num_utts"]}
         )
