@@ -28,7 +28,9 @@ class KSetSepHead(AbsEchoHead):
       slot ``s`` predicts a latent sequence ``y_s = W_s h + g_s x`` (B, S, T, D) in the
       shared latent space (``g_s`` a learned per-slot gate on the input features, so
       a slot can start from the mixture latent) and an existence logit ``z_s`` from
-      the masked time-mean of ``h``.
+      the masked time-mean of ``h`` and the slot's own (detached) deviation from
+      the null embedding (its time-mean, projected, and its log energy), through one
+      MLP shared by the slots plus a per-slot bias.
     * **Targets.** The latents of each clean source under the model's frozen target
       encoder (reference kind ``source_latents``; the stage's starting encoder, see
       ``ESPnetEchoModel``), K of them per utterance.
@@ -70,6 +72,13 @@ class KSetSepHead(AbsEchoHead):
         null_weight: Weight of the null-target MSE.
         exist_weight: Weight of the existence BCE.
         zero_mean: Mean removal in the latent SI-SDR (loss and stats).
+        exist_bias_span: Initial existence-logit biases, linearly from
+            ``+exist_bias_span`` (slot 0) to ``-exist_bias_span`` (slot S-1); 0: all
+            zero. Why: with equal biases every slot's existence probability starts at
+            the average share of used slots, so all slots sit on the same side of 0.5
+            and K̂ is constant; because the PIT cost includes the BCE, ordered biases
+            make the assignment fill slots in order, and the logits then only have to
+            learn where the count stops (symmetry breaking; PIT stays exact).
 
     Raises:
         ValueError: ``num_spk < 1``, sizes < 1, an unknown ``latent_loss``, or
@@ -93,6 +102,7 @@ class KSetSepHead(AbsEchoHead):
         null_weight: float = 1.0,
         exist_weight: float = 1.0,
         zero_mean: bool = False,
+        exist_bias_span: float = 2.0,
     ):
         super().__init__(encoder_output_size, num_spk)
         if latent_loss not in ("sisdr", "mse"):
@@ -107,8 +117,10 @@ class KSetSepHead(AbsEchoHead):
                 f"hidden_size {hidden_size} is not divisible by attention_heads "
                 f"{attention_heads}"
             )
-        if null_weight < 0 or exist_weight < 0:
-            raise ValueError("null_weight and exist_weight must be >= 0")
+        if null_weight < 0 or exist_weight < 0 or exist_bias_span < 0:
+            raise ValueError(
+                "null_weight, exist_weight and exist_bias_span must be >= 0"
+            )
         self.latent_loss = latent_loss
         self.null_weight = null_weight
         self.exist_weight = exist_weight
@@ -126,11 +138,17 @@ class KSetSepHead(AbsEchoHead):
         self.norm = torch.nn.LayerNorm(hidden_size)
         self.slot_proj = torch.nn.Linear(hidden_size, num_spk * d)
         self.slot_gate = torch.nn.Parameter(torch.full((num_spk, d), 0.5))
+        self.exist_slot = torch.nn.Linear(d, hidden_size)
         self.exist_proj = torch.nn.Sequential(
-            torch.nn.Linear(hidden_size, hidden_size), torch.nn.ReLU(),
-            torch.nn.Linear(hidden_size, num_spk),
+            torch.nn.Linear(2 * hidden_size + 1, hidden_size), torch.nn.ReLU(),
+            torch.nn.Linear(hidden_size, 1),
         )
         self.null_embedding = torch.nn.Parameter(torch.zeros(d))
+        # ordered prior: slot 0 likely used, slot S-1 unlikely (see exist_bias_span)
+        self.exist_bias = torch.nn.Parameter(
+            torch.linspace(exist_bias_span, -exist_bias_span, num_spk)
+            if num_spk > 1 else torch.zeros(1)
+        )
 
     # ----------------------------------------------------------------- network
     def infer(
@@ -172,8 +190,17 @@ class KSetSepHead(AbsEchoHead):
         slots = self.slot_proj(h).view(bs, n_frames, self.num_spk, d).transpose(1, 2)
         slots = slots + self.slot_gate[None, :, None, :] * feats[:, None]
         slots = slots * valid[:, None, :, None]
-        pooled = h.sum(1) / lens[:, None].to(h.dtype)
-        logits = self.exist_proj(pooled)  # (B, S)
+        n_valid = lens[:, None].to(h.dtype)
+        pooled = h.sum(1) / n_valid  # (B, H)
+        dev = (slots.detach() - self.null_embedding.detach()) * valid[:, None, :, None]
+        mean_dev = dev.sum(2) / n_valid[:, :, None]  # (B, S, D)
+        energy = dev.pow(2).sum((2, 3)) / (n_valid * d)  # (B, S)
+        summary = torch.cat([
+            pooled[:, None].expand(-1, self.num_spk, -1),
+            self.exist_slot(mean_dev),
+            torch.log(energy + 1e-6)[:, :, None],
+        ], dim=-1)
+        logits = self.exist_proj(summary).squeeze(-1) + self.exist_bias  # (B, S)
         prob = torch.sigmoid(logits)
         return {
             "slot_latents": slots,
