@@ -5,7 +5,10 @@
 
 One row per system, ESPnet ``RESULTS.md`` style, with the environment and, with
 ``--pretrain_dirs``, a table of the pretrained encoders (linear probes and last-epoch
-validation statistics); see :mod:`espnet_echo.metrics.report` for the columns.
+validation statistics); see :mod:`espnet_echo.metrics.report` for the columns. With
+``--protocol_models``, Echo's protocol table (:mod:`espnet_echo.metrics.protocol`): a
+model is ``exp/<model>``, or ``exp/<model>+exp/<stage1>,exp/<stage2>`` for a staged model
+whose earlier stages' training counts add to its own.
 
 Example:
     python -m espnet_echo.bin.show_results --out RESULTS.md \\
@@ -16,6 +19,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from espnet_echo.metrics.protocol import protocol_row
 from espnet_echo.metrics.report import (
     format_results,
     load_factorisation_probe,
@@ -41,7 +45,24 @@ def get_parser() -> argparse.ArgumentParser:
         help="factorisation_probe JSON files (<exp>/<model>/factorisation_probe/"
         "probe.json) for the factorisation table",
     )
+    p.add_argument(
+        "--protocol_models", nargs="*", default=[],
+        help="exp dirs for Echo's protocol table; 'exp/m+exp/s1,exp/s2' adds the training "
+        "counts of the earlier stages s1, s2",
+    )
+    p.add_argument(
+        "--protocol_set", default="test",
+        help="test set of the protocol table (decode_<set>, kset_<set>)",
+    )
     return p
+
+
+def _protocol_rows(specs: Sequence[str], test_set: str) -> list:
+    rows = []
+    for spec in specs:
+        model, _, chain = spec.partition("+")
+        rows.append(protocol_row(model, test_set, [c for c in chain.split(",") if c]))
+    return rows
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
@@ -51,6 +72,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         [load_scores(p) for p in args.scores],
         [load_pretrain_summary(d) for d in args.pretrain_dirs],
         [load_factorisation_probe(p) for p in args.factorisation_probes],
+        _protocol_rows(args.protocol_models, args.protocol_set),
     )
     if args.out:
         with atomic_open(args.out) as f:

@@ -428,6 +428,7 @@ def format_results(
     scores_list: Sequence[Mapping[str, object]],
     pretrain: Sequence[Mapping[str, object]] = (),
     factorisation: Sequence[Mapping[str, object]] = (),
+    protocol: Sequence[Mapping[str, object]] = (),
 ) -> str:
     """The whole ``RESULTS.md``: environment, conventions, tables.
 
@@ -437,6 +438,8 @@ def format_results(
             section.
         factorisation: :func:`load_factorisation_probe` results; without any, no
             factorisation section.
+        protocol: :func:`espnet_echo.metrics.protocol.protocol_row` results; without
+            any, no protocol section.
 
     Returns:
         The markdown text.
@@ -476,6 +479,21 @@ def format_results(
             "(espnet_echo.ssl.factorisation).",
             "",
             format_factorisation_table(factorisation),
+            "",
+        ]
+    if protocol:
+        from espnet_echo.metrics.protocol import format_protocol_table
+
+        extra += [
+            "## Echo's evaluation protocol",
+            "- Blind DER: ArcFace + PLDA + VBx (unknown K), collar 0. PIT acc, latent "
+            "SI-SDRi, K-routing: the K-set head against the clean sources' latents under "
+            "the model's frozen target encoder (espnet_echo.bin.kset_score; definitions in "
+            "espnet_echo.metrics.latent_separation). Gap and speaker ID top-1: the "
+            "factorisation probe. WER: the ASR head (content path) on the K=1 mixtures "
+            "and on all. Steps and minutes include every earlier stage of a staged model.",
+            "",
+            format_protocol_table(protocol),
             "",
         ]
     return "\n".join([
