@@ -27,6 +27,7 @@ import torch
 
 from espnet_echo.data.scp import read_entry, split_entries
 from espnet_echo.metrics.latent_separation import score_latent_dir, write_record
+from espnet_echo.unified.references import BatchContext, reference_kind
 from espnet_echo.utils.cli import add_log_level_argument, exit_on_error, setup_logging
 
 
@@ -102,8 +103,16 @@ def score_data_dir(
         lengths = torch.tensor([n])
         last, hs, lens = model.encode(speech, lengths)
         batch = {"speech_ref": ref, "num_spk": torch.tensor([[nspk[utt]]])}
-        r = model.references(batch, speech, lengths, last.shape[1])[task]
+        ctx = BatchContext(
+            speech=speech, speech_lengths=lengths, num_slots=model.num_spk,
+            num_frames=last.shape[1], frame_shift=model.frame_shift,
+            target_encode=model.target_latents,
+            mixture_latents=model.target_latents(speech, lengths),
+        )
         head = model.heads[task]
+        r = {}
+        for kind in head.ref_kinds:  # only the K-set head's references
+            r.update(reference_kind(kind).build(batch, ctx))
         out = head.infer(model.fuse(task, last, hs), lens, speech, lengths)
         rec = head.records(out, r["source_latents"], r["num_sources"],
                            r["mixture_latents"])[0]

@@ -16,7 +16,9 @@ from test_echo_kset import KSET, _write_data  # noqa: E402
 
 def test_scores_a_data_dir(tmp_path):
     _write_data(tmp_path / "data", [1, 3, 2], seed=0)
-    EchoTask.main(cmd=["--dry_run", "true", "--output_dir", str(tmp_path / "exp"), *KSET])
+    # with the diarization head on: only the K-set head's references are built
+    EchoTask.main(cmd=["--dry_run", "true", "--output_dir", str(tmp_path / "exp"), *KSET,
+                       "--diar_head", "eend"])
     model, _ = EchoTask.build_model_from_file(tmp_path / "exp" / "config.yaml", None, "cpu")
     model.snapshot_target_encoder()
     torch.save(model.state_dict(), tmp_path / "m.pth")
