@@ -32,10 +32,12 @@ from espnet_echo.tasks.common import (  # noqa: F401 (re-exported for other modu
     add_init_argument,
     add_input_size_argument,
     build_encoder_stack,
+    check_resume_config,
     encoder_choices,
     encoder_subsampling,
     frontend_choices,
     initialize_model,
+    names_config_on_error,
     normalize_choices,
     specaug_choices,
 )
@@ -110,6 +112,12 @@ class EchoTask(AbsTask):
     num_optimizers: int = 1
     class_choices_list = STACK_CHOICES + HEAD_CHOICES
     trainer = Trainer
+
+    @classmethod
+    def main_worker(cls, args: argparse.Namespace) -> None:
+        """ESPnet's training entry, after :func:`check_resume_config`."""
+        check_resume_config(args)
+        super().main_worker(args)
 
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):
@@ -302,6 +310,7 @@ class EchoTask(AbsTask):
         return head_class(**conf)
 
     @classmethod
+    @names_config_on_error
     @typechecked
     def build_model(cls, args: argparse.Namespace) -> ESPnetEchoModel:
         """Build the joint model: encoder stack, the selected heads, RWSEs.

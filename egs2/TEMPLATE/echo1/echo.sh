@@ -70,6 +70,7 @@ inference_nj=2       # parallel decoding jobs per test set (at most one per reco
 diar_modes="eend"    # diarization modes decoded: eend and/or vbx (models with a speaker head)
 results=RESULTS.md
 baselines="oracle one_speaker"  # reference hypotheses scored beside the models
+protocol=false       # stage 8: Echo's protocol table (blind DER, PIT acc, latent SI-SDRi, K-routing, gap, WER)
 # Packing / publishing
 data_licence=""      # licence of the training data, written into the model cards (stage 9)
 hf_repo=""           # owner/name: stage 10 uploads to this Hugging Face repo; empty: no upload
@@ -120,6 +121,7 @@ Options:
     --diar_modes       # Diarization modes decoded, space-separated: eend, vbx (models with a speaker head) (default="${diar_modes}").
     --results          # Results table written by stage 8 (default="${results}").
     --baselines        # Reference hypotheses scored beside the models (default="${baselines}").
+    --protocol         # Add Echo's protocol table to the results, one row per model on the first test set (default="${protocol}").
     # Packing and publishing (stages 9-10)
     --data_licence     # Licence of the training data, for the model cards (default="${data_licence}").
     --hf_repo          # owner/name of the Hugging Face repo stage 10 uploads to; empty: no upload (default="${hf_repo}").
@@ -562,6 +564,23 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
                 echo "${job_dirs}" > "${merged}"
             fi
           done
+          # A K-set model (sep_head: kset) separates in the latent space: its PIT accuracy,
+          # latent SI-SDRi and K-routing against the clean sources' latents, on the first
+          # test set (the mixtures of at most num_spk sources the slots are made for).
+          if [ "${dset}" = "${test_sets%% *}" ] && [ "$(conf_value "${config}" sep_head)" = kset ] \
+              && [ -f "${dumpdir}/${dset}/speech_ref.scp" ]; then
+              out=${dir}/kset_${dset}
+              if [ -f "${out}/scores.json" ] && [ "${out}/scores.json" -nt "${dir}/valid.loss.best.pth" ] \
+                  && [ "${out}/scores.json" -nt "${dumpdir}/${dset}/wav.scp" ]; then
+                  log "  ${out} is up to date; skipped"
+              else
+                  log "Stage 7: latent separation metrics of ${dir} on ${dset} -> ${out}"
+                  "${py[@]}" -m espnet_echo.bin.kset_score --train_config "${dir}/config.yaml" \
+                      --model_file "${dir}/valid.loss.best.pth" --data_dir "${dumpdir}/${dset}" \
+                      --out_dir "${out}" --num_threads "$(nproc)" > "${dir}/log/kset_${dset}.log" 2>&1 \
+                      || { log "ERROR: kset_score failed; see ${dir}/log/kset_${dset}.log"; tail -n 20 "${dir}/log/kset_${dset}.log"; exit 1; }
+              fi
+          fi
         done
     done
 fi
@@ -633,9 +652,28 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
     for dir in exp/jepa_probe_random $(for c in ${pretrain_configs}; do pretrain_dir "${c}"; done); do
         [ -d "${dir}" ] && pretrain_dirs+=("${dir}")
     done
+    protocol_models=()
+    if [ "${protocol}" = true ]; then
+        # A model initialised from another model of this run is a later stage of it: its
+        # row counts the earlier stages' training too.
+        declare -A chain_of=()
+        for config in ${train_configs}; do
+            dir=$(model_dir "${config}")
+            chain=""
+            for f in $(conf_value "${config}" init_param | cut -d: -f1); do
+                prev=$(dirname "${f}")
+                if [ -n "${chain_of[${prev}]+x}" ]; then
+                    chain=${chain_of[${prev}]:+${chain_of[${prev}]},}${prev}
+                fi
+            done
+            chain_of[${dir}]=${chain}
+            protocol_models+=("${dir}${chain:++${chain}}")
+        done
+    fi
     "${py[@]}" -m espnet_echo.bin.show_results --out "${results}" "${scores[@]}" \
         ${pretrain_dirs[@]+--pretrain_dirs "${pretrain_dirs[@]}"} \
-        ${probes[@]+--factorisation_probes "${probes[@]}"}
+        ${probes[@]+--factorisation_probes "${probes[@]}"} \
+        ${protocol_models[@]+--protocol_models "${protocol_models[@]}" --protocol_set "${test_sets%% *}"}
 fi
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
     for config in ${train_configs}; do

@@ -15,18 +15,27 @@
 # --ablations true adds the RWSE-vs-last-layer ablation (Echo, last layer).
 # --pretrain_ablation true adds plain JEPA and GMM-anchored JEPA without DAAM (pretraining,
 # probes and downstream models), for the random / JEPA / GMM-JEPA / GMM-JEPA+DAAM table.
+# --staged true runs Echo's evaluation protocol instead of the default models: Echo built
+# in stages (conf/staged/staged_s1..s4: content CTC under the JEPA anchor -> FSQ bottleneck
+# -> ArcFace speaker path -> K-set routing; each stage --init_param from the previous),
+# the same heads trained jointly in one run on Echo and on E-Branchformer, decoded with
+# VBx, scored into RESULTS_staged.md with the protocol table (stage 8).
 set -euo pipefail
 
 pretrain_ablation=false
 ablations=false
+staged=false
 for arg in "$@"; do
     if [ "${arg}" = --help ] || [ "${arg}" = -h ]; then
         cat >&2 << EOF
-Usage: $0 [--ablations true|false] [--pretrain_ablation true|false] [echo.sh options]
+Usage: $0 [--ablations true|false] [--pretrain_ablation true|false] [--staged true|false] [echo.sh options]
 
 Options of this recipe (before any echo.sh option):
     --ablations          # Add the RWSE-vs-last-layer ablation model (default="${ablations}").
     --pretrain_ablation  # Add plain JEPA and GMM-JEPA without DAAM (default="${pretrain_ablation}").
+    --staged             # Echo's protocol: staged Echo, joint Echo, joint E-Branchformer
+                         # (conf/staged/) instead of the default models, into
+                         # RESULTS_staged.md (default="${staged}").
 
 Every other option goes to echo.sh after the recipe's own settings (--num_spk 3
 --token_type char --gmm_components 64 --local_data_opts "--num_train 1000 --num_dev 60
@@ -38,10 +47,14 @@ EOF
         exit 0
     fi
 done
-while [ "${1:-}" = "--pretrain_ablation" ] || [ "${1:-}" = "--ablations" ]; do
+while [ "${1:-}" = "--pretrain_ablation" ] || [ "${1:-}" = "--ablations" ] || [ "${1:-}" = "--staged" ]; do
     [ $# -ge 2 ] || { echo "$0: $1 needs a value (true or false)" >&2; exit 2; }
     case "$2" in true|false) ;; *) echo "$0: $1 takes true or false, got '$2'" >&2; exit 2 ;; esac
-    if [ "$1" = --ablations ]; then ablations=$2; else pretrain_ablation=$2; fi
+    case "$1" in
+        --ablations) ablations=$2 ;;
+        --staged) staged=$2 ;;
+        *) pretrain_ablation=$2 ;;
+    esac
     shift 2
 done
 
@@ -54,6 +67,16 @@ if [ "${pretrain_ablation}" = true ]; then
     pretrain_configs="conf/pretrain_jepa.yaml conf/pretrain_jepa_gmm.yaml ${pretrain_configs}"
     train_configs+=" conf/train_echo_jepa.yaml conf/train_echo_jepa_gmm.yaml"
 fi
+results=RESULTS.md
+if [ "${staged}" = true ]; then
+    # in this order: each stage initialises from the one before it
+    train_configs="conf/staged/staged_s1_content.yaml conf/staged/staged_s2_bottleneck.yaml"
+    train_configs+=" conf/staged/staged_s3_spk.yaml conf/staged/staged_s4_kset.yaml"
+    train_configs+=" conf/staged/joint_echo.yaml conf/staged/joint_ebf.yaml"
+    results=RESULTS_staged.md
+fi
+protocol_opts=()
+[ "${staged}" = true ] && protocol_opts=(--protocol true)
 
 ./echo.sh \
     --num_spk 3 \
@@ -65,6 +88,7 @@ fi
     --test_sets "test test_conv" \
     --probe_set probe \
     --diar_modes "eend vbx" \
-    --results RESULTS.md \
+    --results "${results}" \
+    ${protocol_opts[@]+"${protocol_opts[@]}"} \
     --data_licence "synthesised by local/data.sh with flite and espeak-ng voices from the King James Version of the Bible (public-domain text); no further restriction" \
     "$@"
