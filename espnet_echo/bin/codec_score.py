@@ -58,7 +58,8 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
                      "|---:|---:|---:|---:|---:|---:|"]
             lines += [
                 f"| {r['epoch']} | {r['steps']} | "
-                f"{'-' if r['minutes'] is None else format(r['minutes'], '.1f')} | {r['stoi']:.3f} "
+                f"{'-' if r['minutes'] is None else format(r['minutes'], '.1f')} "
+                f"| {r['stoi']:.3f} "
                 f"| {r['pesq']:.2f} | {r['mcd']:.2f} |" for r in rows
             ]
             with atomic_open(out / "curve.md") as f:
@@ -71,8 +72,15 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         if not header_file.is_file():
             raise ValueError(f"{header_file}: file not found (run codec_encode first)")
         meta = json.loads(header_file.read_text())["codec"]
+        num_frames = {}
+        tokens_file = Path(args.token_dir) / "tokens.jsonl"
+        if tokens_file.is_file():
+            for line in tokens_file.read_text().splitlines()[1:]:
+                rec = json.loads(line)
+                num_frames[rec["key"]] = rec["num_frames"]
         rows = scoring.score_codec_dir(
-            args.ref_scp, args.hyp_scp, meta, args.max_utts, anchors=not args.no_anchors
+            args.ref_scp, args.hyp_scp, meta, args.max_utts, anchors=not args.no_anchors,
+            num_frames=num_frames or None,
         )
         scoring.write_results(rows, out)
         print(scoring.format_table(rows), end="")

@@ -27,8 +27,8 @@ Bad input (each tested in ``test/espnet_echo/codec/test_inference.py``):
       to ``num_samples``;
     * tokens outside the vocabulary, wrong shape or a header whose frame rate/levels/groups
       differ from the codec: :class:`CodecInputError` / ``TokenHeaderError`` naming the file;
-    * a checkpoint that does not fit the config (another codec config): :class:`CodecModelError`
-      naming both files.
+    * a checkpoint that does not fit the config (another codec config):
+      :class:`CodecModelError` naming both files.
 """
 
 import json
@@ -113,7 +113,9 @@ class CodecRunner:
         spec_key = "codec.generator.spec"
         expected = model.codec.generator.spec_tensor()
         if spec_key not in state:
-            raise CodecModelError(f"{model_file}: not a jepa_fsq codec checkpoint (no {spec_key})")
+            raise CodecModelError(
+                f"{model_file}: not a jepa_fsq codec checkpoint (no {spec_key})"
+            )
         got = state[spec_key].to(torch.float64).cpu()
         if got.shape != expected.shape or not torch.allclose(got, expected):
             raise CodecModelError(
@@ -141,7 +143,9 @@ class CodecRunner:
         """
         wav = np.asarray(wav, dtype=np.float32)
         if wav.ndim != 1 or wav.size == 0:
-            raise CodecInputError(f"{name}: expected a non-empty waveform, got shape {wav.shape}")
+            raise CodecInputError(
+                f"{name}: expected a non-empty waveform, got shape {wav.shape}"
+            )
         x = torch.from_numpy(wav).to(self.device)[None]
         return self.generator.encode(x)[0].cpu().numpy()
 
@@ -251,7 +255,8 @@ def encode_to_dir(
         npy = out_dir / "npy" / f"{key}.npy"
         if npy.exists():
             tokens = np.load(npy)
-            num_samples = int(json.loads((npy.with_suffix(".json")).read_text())["num_samples"])
+            meta = json.loads(npy.with_suffix(".json").read_text())
+            num_samples = int(meta["num_samples"])
         else:
             wav = _load(entry, where, runner.fs, resample)
             tokens = runner.encode(wav, name=where).astype(dtype)
@@ -272,7 +277,9 @@ def encode_to_dir(
                 }
             )
         )
-    logging.info("encoded %d utterances (%d resumed) into %s", done, len(records) - done, out_dir)
+    logging.info(
+        "encoded %d utterances (%d resumed) into %s", done, len(records) - done, out_dir
+    )
     out = out_dir / TOKENS_FILE
     with atomic_open(out) as f:
         f.write("\n".join(lines) + "\n")
@@ -336,7 +343,7 @@ def read_token_file(
 
 
 def decode_to_dir(runner: CodecRunner, token_file: PathLike, out_dir: PathLike) -> Path:
-    """Decode a ``tokens.jsonl`` into ``<out_dir>/wav/<key>.wav`` (16-bit, ``fs``) + ``wav.scp``.
+    """Decode a ``tokens.jsonl`` into ``<out_dir>/wav/<key>.wav`` (16-bit) and ``wav.scp``.
 
     Resumable: existing WAVs are kept. Returns the ``wav.scp`` path.
 

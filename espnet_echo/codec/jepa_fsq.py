@@ -12,8 +12,10 @@ its model wrapper ``ESPnetGANCodecModel`` only needs ``codec.generator`` and
 ``codec.discriminator`` and forwards ``(audio, forward_generator)``, and the stage-5 encoder
 weights arrive through the generic ``--init_param`` of ``AbsTask``::
 
-    --init_param exp/jepa_pretrain_jepa_gmm_daam/latest.pth:target_encoder:codec.generator.encoder \
-                 exp/jepa_pretrain_jepa_gmm_daam/latest.pth:normalize:codec.generator.normalize
+    --init_param <ckpt>:target_encoder:codec.generator.encoder \
+                 <ckpt>:normalize:codec.generator.normalize
+
+with ``<ckpt>`` the stage-5 ``exp/jepa_pretrain_jepa_gmm_daam/latest.pth``.
 
 Pipeline of the generator (``fs`` 16 kHz, ``hop`` 160 samples, patch stride 4; the encoder
 then gives 25 frames/s; ``r = 25 / frame_rate_hz``, 10 for the paper's 2.5 Hz)::
@@ -22,7 +24,7 @@ then gives 25 frames/s; ``r = 25 / frame_rate_hz``, 10 for the paper's 2.5 Hz)::
       -> DefaultFrontend log-mel (B, T, 80) -> global MVN (stage-5 statistics)
       -> EchoViTEncoder with DAAM (B, N/640, D_enc)      [frozen or fine-tuned]
       -> DensityAdaptiveGate (B, N/640, D_enc)           [Gaussian-mixture gating]
-      -> Conv1d(kernel r, stride r) (B, T_c, D_lat)      [temporal downsampling to frame_rate_hz]
+      -> Conv1d(kernel r, stride r) (B, T_c, D_lat)      [downsampling to frame_rate_hz]
       -> FSQ (vector_quantize_pytorch.FSQ, G codebooks of ``group_levels``)
              -> tokens (B, T_c, G) in [0, prod(group_levels))
       -> dequantised FSQ codes projected back (B, T_c, D_lat)
@@ -179,7 +181,9 @@ class JEPAFSQGenerator(torch.nn.Module):
         # round; indices = per-codebook codes_to_indices; indices_to_codes -> project_out.
         from vector_quantize_pytorch import FSQ
 
-        self.fsq = FSQ(levels=list(self.group_levels), dim=latent_dim, num_codebooks=num_groups)
+        self.fsq = FSQ(
+            levels=list(self.group_levels), dim=latent_dim, num_codebooks=num_groups
+        )
         self.up = torch.nn.ConvTranspose1d(
             latent_dim, decoder_channels, self.ratio, stride=self.ratio
         )
@@ -190,7 +194,8 @@ class JEPAFSQGenerator(torch.nn.Module):
         scales = hifigan_conf.get("upsample_scales", [8, 8, 2, 2])
         if math.prod(scales) != self.encoder_shift:
             raise ValueError(
-                f"hifigan_conf upsample_scales {list(scales)} multiply to {math.prod(scales)}, "
+                f"hifigan_conf upsample_scales {list(scales)} multiply to "
+                f"{math.prod(scales)}, "
                 f"but the latent has one frame per {self.encoder_shift} samples"
             )
         self.vocoder = HiFiGANGenerator(

@@ -89,7 +89,7 @@ def codec2_roundtrip(wav: np.ndarray, mode: str, fs: int = FS) -> Tuple[np.ndarr
 
 
 def opus_roundtrip(wav: np.ndarray, kbps: float, fs: int = FS) -> Tuple[np.ndarray, float]:
-    """Code and decode a waveform with Opus (``opusenc --bitrate kbps``, ``opusdec --rate fs``).
+    """Code and decode a waveform with Opus (``opusenc --bitrate``, ``opusdec --rate fs``).
 
     Returns:
         ``(decoded (N',) float32 at fs, measured bit/s of the Ogg file)``.
@@ -209,7 +209,9 @@ def score_system(
     }
 
 
-def load_scp(scp: PathLike, fs: int = FS, max_utts: Optional[int] = None) -> Dict[str, np.ndarray]:
+def load_scp(
+    scp: PathLike, fs: int = FS, max_utts: Optional[int] = None
+) -> Dict[str, np.ndarray]:
     """``{key: waveform}`` of a wav.scp of plain audio paths (first ``max_utts`` lines).
 
     Raises:
@@ -227,6 +229,7 @@ def score_codec_dir(
     meta: Dict,
     max_utts: Optional[int] = None,
     anchors: bool = True,
+    num_frames: Optional[Dict[str, int]] = None,
 ) -> List[Dict]:
     """Rows of the codec table: the tokenizer's decoded WAVs and the anchors.
 
@@ -236,6 +239,9 @@ def score_codec_dir(
         meta: The codec's ``meta_info()`` (``bitrate``, ``tokens_per_second``).
         max_utts: Score only the first utterances of ``ref_scp``.
         anchors: Also run Codec2 700C/1200/3200 and Opus 6/8 kbit/s.
+        num_frames: ``{key: codec frames}`` (``tokens.jsonl``): the tokenizer's measured
+            bit/s is then ``frames * bits_per_frame / duration`` (the last frame is
+            padded, so it is a little above the nominal rate); else the nominal rate.
 
     Raises:
         DataFileError: A reference key missing from ``hyp_scp``.
@@ -244,9 +250,19 @@ def score_codec_dir(
     hyps = read_kaldi_map(hyp_scp)
     missing = [k for k in refs if k not in hyps]
     if missing:
-        raise DataFileError(f"{hyp_scp}: no decoded audio for {len(missing)} keys, e.g. {missing[0]}")
+        raise DataFileError(
+            f"{hyp_scp}: no decoded audio for {len(missing)} keys, e.g. {missing[0]}"
+        )
     rows = []
-    res = score_system(refs, lambda k, r: (load_audio(hyps[k], fs=FS), meta["bitrate"]))
+    bits_per_frame = meta["bitrate"] / meta["frame_rate_hz"]
+
+    def ours(key: str, ref: np.ndarray) -> Tuple[np.ndarray, float]:
+        rate = meta["bitrate"]
+        if num_frames is not None:
+            rate = num_frames[key] * bits_per_frame / (len(ref) / FS)
+        return load_audio(hyps[key], fs=FS), rate
+
+    res = score_system(refs, ours)
     rows.append(
         {"system": "JEPA+DAAM FSQ (ours)", "bitrate": meta["bitrate"],
          "tokens_per_second": meta["tokens_per_second"], **res}
@@ -271,12 +287,14 @@ def format_table(rows: List[Dict]) -> str:
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
     lines = [
-        "| system | bit/s (nominal) | bit/s (measured) | tokens/s | STOI | PESQ-WB | MCD (dB) | utts |",
+        "| system | bit/s (nominal) | bit/s (measured) | tokens/s | STOI | PESQ-WB "
+        "| MCD (dB) | utts |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['system']} | {f(r['bitrate'], '{:.1f}')} | {f(r['bitrate_measured'], '{:.1f}')} "
+            f"| {r['system']} | {f(r['bitrate'], '{:.1f}')} "
+            f"| {f(r['bitrate_measured'], '{:.1f}')} "
             f"| {f(r['tokens_per_second'], '{:.1f}')} | {f(r['stoi'], '{:.3f}')} "
             f"| {f(r['pesq'], '{:.2f}')} | {f(r['mcd'], '{:.2f}')} | {r['num_utts']} |"
         )

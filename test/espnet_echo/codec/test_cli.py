@@ -4,6 +4,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from espnet_echo.bin import codec_decode, codec_encode, codec_score
@@ -23,6 +24,9 @@ def test_encode_decode_score_cli(tiny_codec_files, wav_dir, tmp_path, capsys):
                       "--token_dir", str(tok), "--out_dir", str(tmp_path / "sc"), "--no_anchors"])
     rows = json.loads((tmp_path / "sc" / "scores.json").read_text())
     assert rows[0]["num_utts"] == 2 and rows[0]["tokens_per_second"] == 25.0
+    # 16000 and 20000 samples -> 13 and 16 frames of 2 x log2(15) bits
+    bits = 2 * np.log2(15)
+    assert rows[0]["bitrate_measured"] == pytest.approx((13 * bits + 16 * bits / 1.25) / 2)
     assert 0.0 <= rows[0]["stoi"] <= 1.0
     assert "JEPA+DAAM FSQ (ours)" in capsys.readouterr().out
 

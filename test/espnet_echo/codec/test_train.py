@@ -35,7 +35,7 @@ def test_codec_trains_through_espnet_gan_trainer_and_generator_loss_falls(
         "iterator_type": "chunk", "valid_iterator_type": "chunk", "chunk_length": 3840,
         "batch_size": 4, "max_epoch": 3, "num_workers": 0, "seed": 0,
         "best_model_criterion": [["valid", "mel_loss", "min"]],
-        "keep_nbest_models": 1, "num_att_plot": 0, "use_tensorboard": False,
+        "keep_nbest_models": 1, "num_att_plot": 0, "use_tensorboard": False, "use_matplotlib": False,
     }
     cfg = tmp_path / "conf.yaml"
     cfg.write_text(yaml.safe_dump(conf))
