@@ -10,8 +10,10 @@ random weights (seed 0: speed does not depend on the weights), or from
 ``--config/--model_file`` of a trained codec.
 
 Protocol: one process, ``torch.set_num_threads(--threads)`` (default 2), one inter-op
-thread, ``torch.inference_mode`` on ``eval()`` models, batch size 1, the audio a
-``--seconds`` long (default 20 s) speech-like signal (harmonics + syllable-rate AM +
+thread, ``OMP_WAIT_POLICY=PASSIVE`` unless set in the environment (as
+``bench/encoder_speed.py``: on a shared machine, spinning OpenMP barriers with busy cores
+make 2 threads some 25x slower than 1), ``torch.inference_mode`` on ``eval()`` models,
+batch size 1, the audio a ``--seconds`` long (default 20 s) speech-like signal (harmonics + syllable-rate AM +
 noise; speed does not depend on content). One untimed warm-up pass each, then
 ``--runs`` timed passes (``time.perf_counter``) of
 
@@ -25,13 +27,16 @@ Example:
 """
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-import yaml
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "egs2" / "mini_mix" / "codec1" / "conf"
@@ -67,7 +72,9 @@ def timed(fn, runs: int) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--runs", type=int, default=5)
@@ -79,23 +86,31 @@ def main() -> None:
     if args.config:
         from espnet_echo.codec.inference import CodecRunner
 
-        codecs = {Path(args.config).parent.name: CodecRunner.from_files(args.config, args.model_file).generator}
+        runner = CodecRunner.from_files(args.config, args.model_file)
+        codecs = {Path(args.config).parent.name: runner.generator}
     else:
         codecs = {
             "mini (train_codec.yaml)": build(RECIPE / "train_codec.yaml"),
-            "paper (tuning/train_codec_paper.yaml)": build(RECIPE / "tuning" / "train_codec_paper.yaml"),
+            "paper (tuning/train_codec_paper.yaml)": build(
+                RECIPE / "tuning" / "train_codec_paper.yaml"
+            ),
         }
     x = torch.from_numpy(speechlike(int(args.seconds * 16000)))[None]
-    print(f"threads={args.threads} audio={args.seconds:g} s runs={args.runs} (median)")
+    print(
+        f"threads={args.threads} (OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}) "
+        f"audio={args.seconds:g} s runs={args.runs} (median)"
+    )
     with torch.inference_mode():
         for name, g in codecs.items():
             tokens = g.encode(x)
             enc = timed(lambda: g.encode(x), args.runs)
             dec = timed(lambda: g.decode(tokens), args.runs)
             tps = g.packer.tokens_per_second(g.frame_rate_hz)
-            print(f"{name}: {g.frame_rate_hz:g} Hz, {tps:g} tokens/s, "
-                  f"{g.packer.bitrate(g.frame_rate_hz):.1f} bit/s | encode RTF {enc / args.seconds:.4f} "
-                  f"| decode RTF {dec / args.seconds:.4f}")
+            print(
+                f"{name}: {g.frame_rate_hz:g} Hz, {tps:g} tokens/s, "
+                f"{g.packer.bitrate(g.frame_rate_hz):.1f} bit/s "
+                f"| encode RTF {enc / args.seconds:.4f} | decode RTF {dec / args.seconds:.4f}"
+            )
 
 
 if __name__ == "__main__":
