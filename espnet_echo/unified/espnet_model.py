@@ -346,6 +346,7 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
         speech_lengths: torch.Tensor,
         num_frames: int,
         mixture_latents: Optional[torch.Tensor] = None,
+        tasks: Optional[Sequence[str]] = None,
     ) -> Dict[str, Dict[str, torch.Tensor]]:
         """Every head's references, built from the batch by the kinds it declares.
 
@@ -357,14 +358,18 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
             num_frames: Encoder frames T of the batch.
             mixture_latents: The target encoder's output on the mixtures (B, T, D)
                 (models with a target encoder; computed here when None).
+            tasks: Only these heads' references (e.g. to score one head on data
+                without the others' labels); None: every head.
 
         Returns:
             ``{task: {keyword: tensor}}``, the keyword arguments of each head's loss.
 
         Raises:
             ValueError: the batch lacks a data name a head's kind needs (the message
-                names the data option to add), or has more speakers than slots.
+                names the data option to add), has more speakers than slots, or
+                ``tasks`` names a task the model does not have.
         """
+        selected = self.select_tasks(tasks)
         if self.target_encoder is not None and mixture_latents is None:
             mixture_latents = self.target_latents(speech, speech_lengths)
         ctx = BatchContext(
@@ -378,7 +383,8 @@ class ESPnetEchoModel(AbsWaveformESPnetModel):
         )
         built: Dict[str, Dict[str, torch.Tensor]] = {}
         refs: Dict[str, Dict[str, torch.Tensor]] = {}
-        for task, head in self.heads.items():
+        for task in selected:
+            head = self.heads[task]
             refs[task] = {}
             for name in head.ref_kinds:
                 if name not in built:
