@@ -60,7 +60,8 @@ def speechlike(n: int, seed: int = 0, fs: int = 16000) -> np.ndarray:
     phase = 2 * np.pi * np.cumsum(f0) / fs
     x = sum(np.sin(k * phase) / k for k in range(1, 12))
     am = 0.5 * (1 + np.sin(2 * np.pi * 4 * t + rng.random() * 6))
-    return (0.2 * am * x / np.max(np.abs(x)) + 0.003 * rng.standard_normal(n)).astype(np.float32)
+    x = 0.2 * am * x / np.max(np.abs(x)) + 0.003 * rng.standard_normal(n)
+    return x.astype(np.float32)
 
 
 def write_codec_dir(root, conf, name="codec", seed=0):

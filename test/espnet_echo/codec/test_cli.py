@@ -21,7 +21,8 @@ def test_encode_decode_score_cli(tiny_codec_files, wav_dir, tmp_path, capsys):
     ref = tmp_path / "ref.scp"
     ref.write_text("".join(wav_dir.read_text().splitlines(True)[:2]))
     codec_score.main(["--ref_scp", str(ref), "--hyp_scp", str(dec / "wav.scp"),
-                      "--token_dir", str(tok), "--out_dir", str(tmp_path / "sc"), "--no_anchors"])
+                      "--token_dir", str(tok), "--out_dir", str(tmp_path / "sc"),
+                      "--no_anchors"])
     rows = json.loads((tmp_path / "sc" / "scores.json").read_text())
     assert rows[0]["num_utts"] == 2 and rows[0]["tokens_per_second"] == 25.0
     # 16000 and 20000 samples -> 13 and 16 frames of 2 x log2(15) bits
@@ -37,15 +38,19 @@ def test_cli_bad_input_exits_with_one_message_naming_the_file(
     config, model = (str(p) for p in tiny_codec_files)
     bad = tmp_path / "bad.jsonl"
     head = {"header": {"frame_rate_hz": 2.5, "levels": [5, 3, 5, 3], "group_sizes": [2, 2]}}
-    bad.write_text(json.dumps(head) + "\n" + json.dumps({"key": "a", "tokens": [[0, 0]]}) + "\n")
-    with pytest.raises(SystemExit, match=rf"codec_decode: error: {bad}: header does not match"):
+    rec = {"key": "a", "tokens": [[0, 0]]}
+    bad.write_text(json.dumps(head) + "\n" + json.dumps(rec) + "\n")
+    msg = rf"codec_decode: error: {bad}: header does not match"
+    with pytest.raises(SystemExit, match=msg):
         codec_decode.main(["--config", config, "--model_file", model, "--tokens", str(bad),
                            "--out_dir", str(tmp_path / "d")])
     _, other = make_codec_dir(tmp_path, make_conf(group_levels=[4, 4]), name="other")
-    with pytest.raises(SystemExit, match=rf"codec_encode: error: {other}: checkpoint does not match"):
+    msg = rf"codec_encode: error: {other}: checkpoint does not match"
+    with pytest.raises(SystemExit, match=msg):
         codec_encode.main([str(wav_dir), "--config", config, "--model_file", str(other),
                            "--out_dir", str(tmp_path / "t")])
     missing = tmp_path / "nope.wav"
-    with pytest.raises(SystemExit, match=rf"codec_encode: error: {missing}: audio file not found"):
+    msg = rf"codec_encode: error: {missing}: audio file not found"
+    with pytest.raises(SystemExit, match=msg):
         codec_encode.main([str(missing), "--config", config, "--model_file", model,
                            "--out_dir", str(tmp_path / "t2")])

@@ -62,7 +62,8 @@ def test_token_file_with_other_frame_rate_or_levels_is_refused(tiny_runner, wav_
         head["header"].pop("vocab_sizes")
         bad = tmp_path / f"bad_{field}.jsonl"
         bad.write_text("\n".join([json.dumps(head)] + lines[1:]) + "\n")
-        with pytest.raises(TokenHeaderError, match=rf"{bad}: header does not match the codec: {msg}"):
+        pattern = rf"{bad}: header does not match the codec: {msg}"
+        with pytest.raises(TokenHeaderError, match=pattern):
             decode_to_dir(tiny_runner, bad, tmp_path / "dec")
     # an output dir holding another codec's tokens is not resumed into
     hdr = tmp_path / "tok" / "header.json"
@@ -80,7 +81,8 @@ def test_tokens_outside_the_vocabulary_name_the_file(tiny_runner, wav_dir, tmp_p
     rec["tokens"][0][1] = 15
     bad = tmp_path / "oov.jsonl"
     bad.write_text("\n".join([lines[0], lines[1], json.dumps(rec)]) + "\n")
-    with pytest.raises(CodecInputError, match=rf"{bad}:3 \(utt1\): token 15 at frame 0, position 1"):
+    pattern = rf"{bad}:3 \(utt1\): token 15 at frame 0, position 1"
+    with pytest.raises(CodecInputError, match=pattern):
         decode_to_dir(tiny_runner, bad, tmp_path / "dec")
     header, _ = read_token_file(jsonl, expected=tiny_runner.header)
     assert header == tiny_runner.header
@@ -100,7 +102,8 @@ def test_checkpoint_of_another_config_is_refused(
 ):
     other_cfg, other_pth = make_codec_dir(tmp_path, make_conf(num_groups=3), name="other")
     config, _ = tiny_codec_files
-    with pytest.raises(CodecModelError, match=rf"{other_pth}: checkpoint does not match the codec of {config}"):
+    pattern = rf"{other_pth}: checkpoint does not match the codec of {config}"
+    with pytest.raises(CodecModelError, match=pattern):
         CodecRunner.from_files(config, other_pth)
     with pytest.raises(CodecModelError, match="missing.pth: file not found"):
         CodecRunner.from_files(config, tmp_path / "missing.pth")

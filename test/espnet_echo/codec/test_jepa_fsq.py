@@ -54,7 +54,8 @@ def test_decode_refuses_tokens_outside_the_vocabulary(codec):
     for bad_value in (15, -1):
         bad = ok.clone()
         bad[0, 1, 1] = bad_value
-        with pytest.raises(CodecInputError, match=rf"token {bad_value} at frame 1, position 1.*\[0, 15\)"):
+        pattern = rf"token {bad_value} at frame 1, position 1.*\[0, 15\)"
+        with pytest.raises(CodecInputError, match=pattern):
             g.decode(bad)
     with pytest.raises(CodecInputError, match=r"\(B, T >= 1, 2\)"):
         g.decode(torch.zeros(1, 3, 3, dtype=torch.long))

@@ -7,7 +7,9 @@ import pytest
 
 from espnet_echo.codec import scoring
 
-needs_codec2 = pytest.mark.skipif(shutil.which("c2enc") is None, reason="Debian codec2 missing")
+needs_codec2 = pytest.mark.skipif(
+    shutil.which("c2enc") is None, reason="Debian codec2 missing"
+)
 needs_opus = pytest.mark.skipif(shutil.which("opusenc") is None, reason="opus-tools missing")
 
 
@@ -30,7 +32,8 @@ def test_metrics_identity_and_degradation(make_speech):
     worse = scoring.utterance_metrics(ref, noisy)
     assert worse["stoi"] < 0.99 and worse["mcd"] > 1.0 and worse["pesq"] < same["pesq"]
     # silence: PESQ refuses it, which is a NaN left out of the mean, not a crash
-    silent = scoring.utterance_metrics(np.zeros(16000, np.float32), np.zeros(16000, np.float32))
+    zeros = np.zeros(16000, np.float32)
+    silent = scoring.utterance_metrics(zeros, zeros.copy())
     assert np.isnan(silent["pesq"])
 
 
@@ -55,7 +58,8 @@ def test_opus_roundtrip_at_6_kbps(make_speech):
 
 
 def test_format_table_rows():
-    rows = [{"system": "x", "bitrate": 996.6, "bitrate_measured": 1000.0, "tokens_per_second": 100.0,
+    rows = [{"system": "x", "bitrate": 996.6, "bitrate_measured": 1000.0,
+             "tokens_per_second": 100.0,
              "stoi": 0.5, "pesq": float("nan"), "mcd": 7.0, "num_utts": 3}]
     table = scoring.format_table(rows)
     assert "| x | 996.6 | 1000.0 | 100.0 | 0.500 | - | 7.00 | 3 |" in table

@@ -28,14 +28,17 @@ def test_codec_trains_through_espnet_gan_trainer_and_generator_loss_falls(
     (tmp_path / "shape").write_text("\n".join(shape) + "\n")
     conf = {
         "codec": "jepa_fsq",
-        "codec_conf": dict(make_conf(freeze_encoder=False), lambda_adv=1.0, lambda_feat_match=2.0),
+        "codec_conf": dict(
+            make_conf(freeze_encoder=False), lambda_adv=1.0, lambda_feat_match=2.0
+        ),
         "optim": "adam", "optim_conf": {"lr": 0.003},
         "optim2": "adam", "optim2_conf": {"lr": 0.0005},
         "generator_first": True,
         "iterator_type": "chunk", "valid_iterator_type": "chunk", "chunk_length": 3840,
         "batch_size": 4, "max_epoch": 3, "num_workers": 0, "seed": 0,
         "best_model_criterion": [["valid", "mel_loss", "min"]],
-        "keep_nbest_models": 1, "num_att_plot": 0, "use_tensorboard": False, "use_matplotlib": False,
+        "keep_nbest_models": 1, "num_att_plot": 0,
+        "use_tensorboard": False, "use_matplotlib": False,
     }
     cfg = tmp_path / "conf.yaml"
     cfg.write_text(yaml.safe_dump(conf))
@@ -50,7 +53,8 @@ def test_codec_trains_through_espnet_gan_trainer_and_generator_loss_falls(
     )
     summaries = [r.getMessage() for r in caplog.records if "epoch results" in r.getMessage()]
     assert len(summaries) == 3
-    g_loss = [float(re.search(r"\[train\].*? generator_loss=([0-9.e+-]+)", s).group(1)) for s in summaries]
+    g_pat = re.compile(r"\[train\].*? generator_loss=([0-9.e+-]+)")
+    g_loss = [float(g_pat.search(s).group(1)) for s in summaries]
     d_loss = [re.search(r"\[train\].*? discriminator_loss=([0-9.e+-]+)", s) for s in summaries]
     assert all(d_loss), "the discriminator turn ran"
     assert g_loss[-1] < 0.8 * g_loss[0], g_loss
