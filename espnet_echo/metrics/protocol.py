@@ -16,7 +16,7 @@ steps, minutes              ``log/train.log`` of the model and of every earlier 
                             first epoch's start to the last epoch's results line, summed
 blind DER (%)               ``decode_<set>_vbx/score/scores.json``: DER at collar 0 of
                             ArcFace + PLDA + VBx diarization (unknown K)
-PIT acc, latent SI-SDRi,    ``kset_<set>/scores.json`` (``espnet_echo.bin.kset_score``, see
+PIT acc, latent SI-SDR(i), ``kset_<set>/scores.json`` (``espnet_echo.bin.kset_score``, see
 K-routing acc, |K̂-K|        :mod:`espnet_echo.metrics.latent_separation` for the definitions)
 gap, speaker ID top-1       ``factorisation_probe/probe.json`` (held-out 1-NN, see
                             :mod:`espnet_echo.ssl.factorisation`): the factorisation gap and the
@@ -45,6 +45,7 @@ PROTOCOL_COLUMNS = (
     ("train min", "minutes", 1),
     ("blind DER c=0 (%)", "blind_der", 2),
     ("PIT acc (%)", "pit_acc", 2),
+    ("latent SI-SDR (dB)", "latent_si_sdr", 2),
     ("latent SI-SDRi (dB)", "latent_si_sdri", 2),
     ("K-routing acc (%)", "k_acc", 1),
     ("mean \\|K̂-K\\|", "k_mae", 3),
@@ -149,8 +150,7 @@ def format_protocol_table(rows: Sequence[Mapping[str, object]], paper: bool = Tr
 
     Args:
         rows: Protocol rows.
-        paper: Add :data:`PAPER_ROW` last (its latent SI-SDR goes in the SI-SDRi column's
-            place only as a note: the paper reports the SI-SDR, not the improvement).
+        paper: Add :data:`PAPER_ROW` last.
 
     Returns:
         The table, ``-`` for a missing value.
@@ -166,10 +166,6 @@ def format_protocol_table(rows: Sequence[Mapping[str, object]], paper: bool = Tr
         cells = [str(r.get("name", "?"))]
         for _, key, digits in PROTOCOL_COLUMNS:
             v = r.get(key)
-            if r is PAPER_ROW and key == "latent_si_sdri":
-                v = r.get("latent_si_sdr")
-                cells.append(f"SI-SDR {_fmt(float(v), digits)}")
-                continue
             cells.append("-" if v is None else (str(int(v)) if digits == 0 else _fmt(float(v), digits)))
         lines.append("|" + "|".join(cells) + "|")
     return "\n".join(lines)

@@ -487,9 +487,11 @@ def format_results(
         extra += [
             "## Echo's evaluation protocol",
             "- Blind DER: ArcFace + PLDA + VBx (unknown K), collar 0. PIT acc, latent "
-            "SI-SDRi, K-routing: the K-set head against the clean sources' latents under "
+            "SI-SDR(i), K-routing: the K-set head against the clean sources' latents under "
             "the model's frozen target encoder (espnet_echo.bin.kset_score; definitions in "
-            "espnet_echo.metrics.latent_separation). Gap and speaker ID top-1: the "
+            "espnet_echo.metrics.latent_separation); read the SI-SDRi beside the SI-SDR: "
+            "the mixture's own latent is far from each source's, so the improvement is "
+            "large even where the slots are poor. Gap and speaker ID top-1: the "
             "factorisation probe. WER: the ASR head (content path) on the K=1 mixtures "
             "and on all. Steps and minutes include every earlier stage of a staged model.",
             "",

@@ -249,3 +249,89 @@ def test_stage_5_pretrains_probes_and_initialises_stage_6(recipe):
     assert random_row["CTC probe CER (%)"] != "-" and jepa_row["CTC probe CER (%)"] != "-"
     for column in ("target std", "target eff. rank", "cluster entropy"):
         assert jepa_row[column] != "-" and random_row[column] == "-"
+
+
+def _staged_ci_configs(recipe: Path) -> list:
+    """conf/staged/staged_s1..s4 at CI scale: train_echo_jepa_ci.yaml's encoder (so the
+    CI-scale JEPA checkpoint initialises stage 1), tiny heads, one epoch of 4-mixture
+    batches; the chain of init_param and freeze_param is the recipe's own."""
+    import yaml
+
+    ci = yaml.safe_load((recipe / "conf/train_echo_jepa_ci.yaml").read_text())
+    out_dir = recipe / "conf/staged_ci"
+    out_dir.mkdir(exist_ok=True)
+    names = []
+    for src in sorted((recipe / "conf/staged").glob("staged_s*.yaml")):
+        conf = yaml.safe_load(src.read_text())
+        conf["encoder_conf"] = ci["encoder_conf"]
+        conf["asr_head_conf"].update(linear_units=64)
+        for head, small in (("diar_head", {"hidden_size": 32}),
+                            ("spk_head", ci["spk_head_conf"]),
+                            ("sep_head", {"hidden_size": 32, "num_layers": 1,
+                                          "linear_units": 64})):
+            if conf.get(head):
+                conf[f"{head}_conf"].update(small)
+        conf.update(batch_type="unsorted", batch_size=4, max_epoch=2)
+        conf.pop("batch_bins", None)
+        conf["init_param"] = [
+            p.replace("jepa_pretrain_jepa_gmm_daam", "jepa_pretrain_jepa_ci")
+            for p in conf["init_param"]
+        ]
+        (out_dir / src.name).write_text(yaml.safe_dump(conf))
+        names.append(f"conf/staged_ci/{src.name}")
+    return names
+
+
+def test_staged_recipe_chains_the_stages_and_writes_the_protocol_table(recipe):
+    """``--staged``'s chain at CI scale (after the stage-5 test's JEPA encoder): each stage
+    initialises from the previous one and freezes what the config says, a stage re-runs
+    alone and is skipped when current, a newer earlier stage retrains the later ones,
+    stage 7 scores the K-set model's latent separation and stage 8 writes the protocol
+    table with the stages' steps summed."""
+    configs = _staged_ci_configs(recipe)
+    common = ["--test_sets", "train", "--baselines", "one_speaker",
+              "--results", "RESULTS_staged_ci.md", "--protocol", "true"]
+    proc = run(recipe, "--stage", "6", "--stop_stage", "8",
+               "--train_configs", " ".join(configs), *common)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    exp = recipe / "exp"
+    s = {n: exp / f"echo_staged_{n}" for n in ("s1_content", "s2_bottleneck", "s3_spk",
+                                               "s4_kset")}
+    logs = {n: (d / "log/train.log").read_text() for n, d in s.items()}
+    assert "Loading pretrained params from exp/jepa_pretrain_jepa_ci/latest.pth" in logs["s1_content"]
+    for prev, cur in (("s1_content", "s2_bottleneck"), ("s2_bottleneck", "s3_spk"),
+                      ("s3_spk", "s4_kset")):
+        assert f"Loading pretrained params from exp/echo_staged_{prev}/valid.loss.best.pth" \
+            in logs[cur]
+    assert "Setting encoder.encoders.0." in logs["s4_kset"]  # ESPnet logs each parameter
+    assert "Setting heads.asr." in logs["s3_spk"] and "Setting encoder." not in logs["s3_spk"]
+    # the frozen encoder of stage 4 is stage 3's, bit for bit
+    import torch
+
+    s3 = torch.load(s["s3_spk"] / "valid.loss.best.pth", weights_only=True)
+    s4 = torch.load(s["s4_kset"] / "valid.loss.best.pth", weights_only=True)
+    for k, v in s3.items():
+        if k.startswith(("encoder.", "heads.asr.", "heads.spk.")):
+            assert torch.equal(v, s4[k]), k
+    assert int(s4["target_initialised"]) == 1
+    # stage 7: the K-set model's latent metrics; stage 8: the protocol table
+    kset = json.loads((s["s4_kset"] / "kset_train/scores.json").read_text())
+    assert kset["utterances"] == 8 and 0.0 <= kset["k_acc"] <= 1.0
+    table = (recipe / "RESULTS_staged_ci.md").read_text()
+    assert "## Echo's evaluation protocol" in table
+    header = _row(table, "model")
+    rows = {n: dict(zip(header, _row(table, f"echo_staged_{n}"))) for n in s}
+    steps = {n: int(r["steps"]) for n, r in rows.items()}
+    assert steps["s2_bottleneck"] == steps["s1_content"] + 4  # 2 epochs x 2 batches more
+    assert steps["s4_kset"] == steps["s3_spk"] + 4
+    assert rows["s4_kset"]["K-routing acc (%)"] != "-" and rows["s4_kset"]["blind DER c=0 (%)"] != "-"
+    assert rows["s1_content"]["K-routing acc (%)"] == "-"
+    assert rows["s1_content"]["WER K=1 (%)"] != "-" or rows["s1_content"]["WER (%)"] != "-"
+
+    # a stage re-runs alone: current -> skipped; a newer earlier stage -> retrained
+    proc = run(recipe, "--stage", "6", "--stop_stage", "6", "--train_configs", configs[2])
+    assert proc.returncode == 0 and "is trained; skipped" in proc.stdout + proc.stderr
+    os.utime(s["s2_bottleneck"] / "valid.loss.best.pth")
+    proc = run(recipe, "--stage", "6", "--stop_stage", "6", "--train_configs", configs[2])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "is trained; skipped" not in proc.stdout + proc.stderr

@@ -54,8 +54,8 @@ def test_row_collects_every_axis_and_sums_the_stages(tmp_path):
     assert row["wer_k1"] == 40.0 and row["wer"] == 70.0
     table = format_protocol_table([row])
     lines = table.splitlines()
-    assert lines[2].startswith("|staged|350|7.0|12.50|90.00|6.50|75.0|0.250|41.0|80.0|40.00|70.00|")
-    assert lines[3].startswith(f"|{PAPER_ROW['name']}|-|-|15.00|97.80|SI-SDR 9.52|94.4|")
+    assert lines[2] == "|staged|350|7.0|12.50|90.00|4.00|6.50|75.0|0.250|41.0|80.0|40.00|70.00|"
+    assert lines[3] == f"|{PAPER_ROW['name']}|-|-|15.00|97.80|9.52|-|94.4|-|53.5|-|-|-|"
 
 
 def test_missing_files_leave_empty_cells(tmp_path):
@@ -64,7 +64,7 @@ def test_missing_files_leave_empty_cells(tmp_path):
     row = protocol_row(d, "test")
     assert row["steps"] == 10
     assert all(row[k] is None for k in ("blind_der", "pit_acc", "gap", "wer_k1", "wer"))
-    assert "|m|10|1.0|-|-|-|-|-|-|-|-|-|" in format_protocol_table([row], paper=False)
+    assert "|m|10|1.0|-|-|-|-|-|-|-|-|-|-|" in format_protocol_table([row], paper=False)
 
 
 def test_missing_training_log_is_named(tmp_path):
