@@ -7,7 +7,8 @@ Table mode: ``--ref_scp`` (16 kHz references), ``--hyp_scp`` (``codec_decode``'s
 ``wav.scp``) and ``--token_dir`` (``codec_encode``'s directory: its ``header.json`` gives the
 codec's bitrate and tokens/s); writes ``<out_dir>/scores.{json,md}`` with the tokenizer and
 the anchors (Codec2 700C/1200/3200, Opus 6/8 kbit/s) on the same utterances
-(:mod:`espnet_echo.codec.scoring`).
+(:mod:`espnet_echo.codec.scoring`); with ``--spk_model_config/--spk_model_file`` (an Echo
+model with a speaker head) also the speaker similarity of each system.
 
 Curve mode (``--curve_exp exp/<codec>``): STOI/PESQ/MCD of every ``<N>epoch.pth`` on
 ``--ref_scp``; writes ``<out_dir>/curve.{json,md}``.
@@ -40,6 +41,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--out_dir", required=True, help="where scores/curve files go")
     p.add_argument("--max_utts", type=int, default=None, help="first N references only")
     p.add_argument("--no_anchors", action="store_true", help="skip Codec2/Opus")
+    p.add_argument(
+        "--spk_model_config",
+        help="config.yaml of an Echo model with a speaker head: adds speaker similarity",
+    )
+    p.add_argument("--spk_model_file", help="its checkpoint (with --spk_model_config)")
     add_log_level_argument(p)
     return p
 
@@ -78,9 +84,14 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
             for line in tokens_file.read_text().splitlines()[1:]:
                 rec = json.loads(line)
                 num_frames[rec["key"]] = rec["num_frames"]
+        spk_sim = None
+        if args.spk_model_config:
+            if not args.spk_model_file:
+                raise ValueError("--spk_model_config needs --spk_model_file")
+            spk_sim = scoring.SpeakerSimilarity(args.spk_model_config, args.spk_model_file)
         rows = scoring.score_codec_dir(
             args.ref_scp, args.hyp_scp, meta, args.max_utts, anchors=not args.no_anchors,
-            num_frames=num_frames or None,
+            num_frames=num_frames or None, spk_sim=spk_sim,
         )
         scoring.write_results(rows, out)
         print(scoring.format_table(rows), end="")

@@ -172,6 +172,54 @@ def utterance_metrics(ref: np.ndarray, deg: np.ndarray, fs: int = FS) -> Dict[st
     return out
 
 
+class SpeakerSimilarity:
+    """Cosine similarity of the project's speaker embeddings of a reference and a decoded
+    signal (optional metric ``spk_sim``).
+
+    The embedding of an utterance is the model's speaker head (e.g. ArcFace,
+    :func:`espnet_echo.inference.speaker_embeddings.speaker_head`) pooled over all its
+    frames in one window (:func:`espnet_echo.inference.blind_diar.embed_windows`), from one
+    encoder pass (``ESPnetEchoModel.infer`` with only the speaker task).
+
+    Args:
+        train_config: ``config.yaml`` of a trained Echo model with a speaker head.
+        model_file: Its checkpoint.
+
+    Raises:
+        ValueError: The model has no speaker head.
+    """
+
+    def __init__(self, train_config: PathLike, model_file: PathLike):
+        import torch
+
+        from espnet_echo.inference.speaker_embeddings import speaker_head
+        from espnet_echo.inference.speech2echo import load_model
+
+        self._torch = torch
+        self.model, _ = load_model(train_config, model_file, "cpu")
+        self.task, self.head = speaker_head(self.model)
+
+    def embed(self, wav: np.ndarray) -> np.ndarray:
+        """Unit-norm speaker embedding (embed_dim,) of a waveform (N,) at 16 kHz."""
+        from espnet_echo.inference.blind_diar import embed_windows
+
+        torch = self._torch
+        x = torch.from_numpy(np.asarray(wav, dtype=np.float32))[None]
+        with torch.no_grad():
+            out = self.model.infer(x, torch.tensor([x.size(1)]), {"tasks": [self.task]})
+            frames = out[self.task]["speaker_frames"]
+            t = int(out[self.task]["speaker_frames_lengths"][0])
+            e = embed_windows(
+                self.head.embed, frames[0, :t], np.ones(t, dtype=bool),
+                np.array([[0, t]], dtype=np.int64),
+            )[0].double().numpy()
+        return e / max(np.linalg.norm(e), 1e-12)
+
+    def __call__(self, ref: np.ndarray, deg: np.ndarray) -> float:
+        """Cosine similarity in [-1, 1]."""
+        return float(np.dot(self.embed(ref), self.embed(deg)))
+
+
 def _mean(values: Sequence[float]) -> float:
     vals = [v for v in values if not math.isnan(v)]
     return float(np.mean(vals)) if vals else float("nan")
@@ -182,6 +230,7 @@ def score_system(
     decode: Callable[[str, np.ndarray], Tuple[np.ndarray, float]],
     max_lag_ms: float = 50.0,
     fs: int = FS,
+    spk_sim: Optional[Callable[[np.ndarray, np.ndarray], float]] = None,
 ) -> Dict[str, float]:
     """Mean metrics of one system over ``refs``.
 
@@ -189,17 +238,24 @@ def score_system(
         refs: ``{key: reference (N,) float32}``.
         decode: ``(key, ref) -> (decoded (N',), bit/s)``.
         max_lag_ms: Alignment search range.
+        spk_sim: Optional ``(ref, deg) -> similarity`` (:class:`SpeakerSimilarity`).
 
     Returns:
-        ``{"stoi", "pesq", "mcd", "bitrate_measured", "num_utts", "pesq_failed"}``.
+        ``{"stoi", "pesq", "mcd", "bitrate_measured", "num_utts", "pesq_failed"}``, plus
+        ``spk_sim`` with ``spk_sim``.
     """
     rows, rates = [], []
     max_lag = int(round(max_lag_ms * fs / 1000))
     for key, ref in refs.items():
         deg, rate = decode(key, ref)
-        rows.append(utterance_metrics(ref, align(ref, deg, max_lag), fs))
+        aligned = align(ref, deg, max_lag)
+        rows.append(utterance_metrics(ref, aligned, fs))
+        if spk_sim is not None:
+            rows[-1]["spk_sim"] = spk_sim(ref, aligned)
         rates.append(rate)
+    extra = {"spk_sim": _mean([r["spk_sim"] for r in rows])} if spk_sim is not None else {}
     return {
+        **extra,
         "stoi": _mean([r["stoi"] for r in rows]),
         "pesq": _mean([r["pesq"] for r in rows]),
         "mcd": _mean([r["mcd"] for r in rows]),
@@ -230,6 +286,7 @@ def score_codec_dir(
     max_utts: Optional[int] = None,
     anchors: bool = True,
     num_frames: Optional[Dict[str, int]] = None,
+    spk_sim: Optional[Callable[[np.ndarray, np.ndarray], float]] = None,
 ) -> List[Dict]:
     """Rows of the codec table: the tokenizer's decoded WAVs and the anchors.
 
@@ -242,6 +299,7 @@ def score_codec_dir(
         num_frames: ``{key: codec frames}`` (``tokens.jsonl``): the tokenizer's measured
             bit/s is then ``frames * bits_per_frame / duration`` (the last frame is
             padded, so it is a little above the nominal rate); else the nominal rate.
+        spk_sim: Optional speaker similarity (:class:`SpeakerSimilarity`), every system.
 
     Raises:
         DataFileError: A reference key missing from ``hyp_scp``.
@@ -262,7 +320,7 @@ def score_codec_dir(
             rate = num_frames[key] * bits_per_frame / (len(ref) / FS)
         return load_audio(hyps[key], fs=FS), rate
 
-    res = score_system(refs, ours)
+    res = score_system(refs, ours, spk_sim=spk_sim)
     rows.append(
         {"system": "JEPA+DAAM FSQ (ours)", "bitrate": meta["bitrate"],
          "tokens_per_second": meta["tokens_per_second"], **res}
@@ -270,11 +328,15 @@ def score_codec_dir(
     if anchors:
         for mode in CODEC2_MODES:
             nominal = 700.0 if mode == "700C" else float(mode)
-            res = score_system(refs, lambda k, r, m=mode: codec2_roundtrip(r, m))
+            res = score_system(
+                refs, lambda k, r, m=mode: codec2_roundtrip(r, m), spk_sim=spk_sim
+            )
             rows.append({"system": f"Codec2 {mode}", "bitrate": nominal,
                          "tokens_per_second": None, **res})
         for kbps in OPUS_KBPS:
-            res = score_system(refs, lambda k, r, b=kbps: opus_roundtrip(r, b))
+            res = score_system(
+                refs, lambda k, r, b=kbps: opus_roundtrip(r, b), spk_sim=spk_sim
+            )
             rows.append({"system": f"Opus {kbps} kbit/s", "bitrate": kbps * 1000.0,
                          "tokens_per_second": None, **res})
     return rows
@@ -286,17 +348,20 @@ def format_table(rows: List[Dict]) -> str:
     def f(v, fmt):
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
+    spk = any("spk_sim" in r for r in rows)
     lines = [
         "| system | bit/s (nominal) | bit/s (measured) | tokens/s | STOI | PESQ-WB "
-        "| MCD (dB) | utts |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| MCD (dB) |" + (" spk sim |" if spk else "") + " utts |",
+        "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if spk else "") + "---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['system']} | {f(r['bitrate'], '{:.1f}')} "
             f"| {f(r['bitrate_measured'], '{:.1f}')} "
             f"| {f(r['tokens_per_second'], '{:.1f}')} | {f(r['stoi'], '{:.3f}')} "
-            f"| {f(r['pesq'], '{:.2f}')} | {f(r['mcd'], '{:.2f}')} | {r['num_utts']} |"
+            f"| {f(r['pesq'], '{:.2f}')} | {f(r['mcd'], '{:.2f}')} |"
+            + (f" {f(r.get('spk_sim'), '{:.3f}')} |" if spk else "")
+            + f" {r['num_utts']} |"
         )
     return "\n".join(lines) + "\n"
 

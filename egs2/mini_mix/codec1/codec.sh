@@ -14,8 +14,9 @@
 #                                                     -> exp/codec_<config>/
 #  4 encode    espnet_echo.bin.codec_encode of each test set -> exp/codec_<config>/tokens_<set>/
 #  5 decode    espnet_echo.bin.codec_decode                  -> exp/codec_<config>/decode_<set>/
-#  6 score     espnet_echo.bin.codec_score beside Codec2 700C/1200/3200 and Opus 6/8 kbit/s
-#              -> exp/codec_<config>/scores_<set>/scores.{md,json}, ${results}
+#  6 score     espnet_echo.bin.codec_score beside Codec2 700C/1200/3200 and Opus 6/8 kbit/s,
+#              with the speaker similarity of ${spk_model_dir}'s speaker head when that model
+#              exists -> exp/codec_<config>/scores_<set>/scores.{md,json}, ${results}
 #  7 curve     only with --curve true: STOI/PESQ/MCD of every epoch checkpoint on the first
 #              ${curve_max_utts} utterances of the first test set -> exp/codec_<config>/curve/
 # Every stage is idempotent (training resumes; encode/decode skip finished utterances) and
@@ -37,6 +38,8 @@ train_args=""              # extra args of codec_train, e.g. "--max_epoch 1"
 ngpu=0
 model_file=valid.mel_loss.best.pth
 score_max_utts=""          # empty: every test utterance
+spk_model_dir=../echo1/exp/echo_train_echo  # Echo model whose speaker head scores speaker similarity
+spk_model_file=valid.loss.ave.pth
 curve=false
 curve_max_utts=20
 results=RESULTS.md
@@ -55,6 +58,8 @@ Usage: $0 [options]
     --ngpu                  # GPUs; > 1: ESPnet's trainer spawns one DDP process per GPU (default="${ngpu}").
     --model_file            # Checkpoint used for encoding/decoding (default="${model_file}").
     --score_max_utts        # Score the first N test utterances; empty: all (default="${score_max_utts}").
+    --spk_model_dir         # Echo model (config.yaml + --spk_model_file) for speaker similarity; skipped if missing (default="${spk_model_dir}").
+    --spk_model_file        # Its checkpoint name (default="${spk_model_file}").
     --curve                 # Stage 7: STOI vs training steps (default="${curve}").
     --curve_max_utts        # Utterances of the curve (default="${curve_max_utts}").
     --results               # Results file (default="${results}").
@@ -109,7 +114,7 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
         --valid_shape_file "data/${valid_set}_sub/utt2num_samples" \
         --init_param "${pretrain_ckpt}:target_encoder:codec.generator.encoder" \
                      "${pretrain_ckpt}:normalize:codec.generator.normalize" \
-        ${train_args} > "${exp}/train.log" 2>&1 \
+        ${train_args} >> "${exp}/train.log" 2>&1 \
         || { log "ERROR: training failed, see ${exp}/train.log"; tail -n 20 "${exp}/train.log"; exit 1; }
 fi
 
@@ -127,11 +132,17 @@ for s in ${test_sets}; do
     fi
     if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
         log "Stage 6: scoring ${exp}/decode_${s} beside Codec2 and Opus"
-        max_opt=()
-        [ -z "${score_max_utts}" ] || max_opt=(--max_utts "${score_max_utts}")
+        opts=()
+        [ -z "${score_max_utts}" ] || opts+=(--max_utts "${score_max_utts}")
+        if [ -f "${spk_model_dir}/config.yaml" ] && [ -f "${spk_model_dir}/${spk_model_file}" ]; then
+            opts+=(--spk_model_config "${spk_model_dir}/config.yaml"
+                   --spk_model_file "${spk_model_dir}/${spk_model_file}")
+        else
+            log "Stage 6: no ${spk_model_dir}/${spk_model_file}: no speaker similarity"
+        fi
         "${py[@]}" -m espnet_echo.bin.codec_score --ref_scp "data/${s}/wav.scp" \
             --hyp_scp "${exp}/decode_${s}/wav.scp" --token_dir "${exp}/tokens_${s}" \
-            --out_dir "${exp}/scores_${s}" "${max_opt[@]}"
+            --out_dir "${exp}/scores_${s}" "${opts[@]}"
     fi
 done
 
@@ -141,6 +152,7 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
         echo
         echo "Config ${train_config}, checkpoint ${exp}/${model_file}; references: clean single-speaker"
         echo "utterances (spk1.scp of ${echo_dir}); written by codec.sh stage 6 on $(date -u '+%Y-%m-%d %H:%M UTC')."
+        echo "spk sim: cosine of the speaker-head embeddings of ${spk_model_dir} (reference vs decoded)."
         for s in ${test_sets}; do
             echo
             echo "## ${s}"

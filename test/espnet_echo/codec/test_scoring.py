@@ -63,3 +63,20 @@ def test_format_table_rows():
              "stoi": 0.5, "pesq": float("nan"), "mcd": 7.0, "num_utts": 3}]
     table = scoring.format_table(rows)
     assert "| x | 996.6 | 1000.0 | 100.0 | 0.500 | - | 7.00 | 3 |" in table
+
+
+def test_speaker_similarity_is_scored_for_every_system_when_given(make_speech):
+    refs = {"a": make_speech(16000, 4), "b": make_speech(16000, 5)}
+    calls = []
+
+    def fake_sim(ref, deg):
+        calls.append(len(deg))
+        return 0.25 if len(calls) == 1 else 0.75
+
+    res = scoring.score_system(refs, lambda k, r: (r, 1.0), spk_sim=fake_sim)
+    assert res["spk_sim"] == pytest.approx(0.5) and calls == [16000, 16000]
+    assert "spk_sim" not in scoring.score_system(refs, lambda k, r: (r, 1.0))
+    row = {"system": "x", "bitrate": 1.0, "bitrate_measured": 1.0,
+           "tokens_per_second": None, "num_utts": 2, **res}
+    table = scoring.format_table([row])
+    assert "| spk sim |" in table and "| 0.500 | 2 |" in table
