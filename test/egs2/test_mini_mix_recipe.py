@@ -271,7 +271,7 @@ def _staged_ci_configs(recipe: Path) -> list:
                                           "linear_units": 64})):
             if conf.get(head):
                 conf[f"{head}_conf"].update(small)
-        conf.update(batch_type="unsorted", batch_size=4, max_epoch=2)
+        conf.update(batch_type="unsorted", batch_size=4, max_epoch=1)
         conf.pop("batch_bins", None)
         conf["init_param"] = [
             p.replace("jepa_pretrain_jepa_gmm_daam", "jepa_pretrain_jepa_ci")
@@ -322,8 +322,8 @@ def test_staged_recipe_chains_the_stages_and_writes_the_protocol_table(recipe):
     header = _row(table, "model")
     rows = {n: dict(zip(header, _row(table, f"echo_staged_{n}"))) for n in s}
     steps = {n: int(r["steps"]) for n, r in rows.items()}
-    assert steps["s2_bottleneck"] == steps["s1_content"] + 4  # 2 epochs x 2 batches more
-    assert steps["s4_kset"] == steps["s3_spk"] + 4
+    assert steps["s2_bottleneck"] == steps["s1_content"] + 2  # 1 epoch of 2 batches more
+    assert steps["s4_kset"] == steps["s3_spk"] + 2
     assert rows["s4_kset"]["K-routing acc (%)"] != "-" and rows["s4_kset"]["blind DER c=0 (%)"] != "-"
     assert rows["s1_content"]["K-routing acc (%)"] == "-"
     assert rows["s1_content"]["WER K=1 (%)"] != "-" or rows["s1_content"]["WER (%)"] != "-"
