@@ -26,6 +26,7 @@ from espnet_echo.metrics.report import (
     load_pretrain_summary,
     load_scores,
 )
+from espnet_echo.utils.cli import exit_on_error
 from espnet_echo.utils.fileio import atomic_open
 
 
@@ -60,20 +61,27 @@ def get_parser() -> argparse.ArgumentParser:
 def _protocol_rows(specs: Sequence[str], test_set: str) -> list:
     rows = []
     for spec in specs:
-        model, _, chain = spec.partition("+")
-        rows.append(protocol_row(model, test_set, [c for c in chain.split(",") if c]))
+        model, plus, chain = spec.partition("+")
+        stages = [c for c in chain.split(",") if c]
+        if not model or (plus and not stages):
+            raise ValueError(
+                f"--protocol_models {spec!r}: expected exp/<model> or "
+                f"exp/<model>+exp/<stage>[,exp/<stage>...]"
+            )
+        rows.append(protocol_row(model, test_set, stages))
     return rows
 
 
 def main(cmd: Optional[Sequence[str]] = None) -> None:
     """Print (and write) the results table."""
     args = get_parser().parse_args(cmd)
-    text = format_results(
-        [load_scores(p) for p in args.scores],
-        [load_pretrain_summary(d) for d in args.pretrain_dirs],
-        [load_factorisation_probe(p) for p in args.factorisation_probes],
-        _protocol_rows(args.protocol_models, args.protocol_set),
-    )
+    with exit_on_error("show_results"):
+        text = format_results(
+            [load_scores(p) for p in args.scores],
+            [load_pretrain_summary(d) for d in args.pretrain_dirs],
+            [load_factorisation_probe(p) for p in args.factorisation_probes],
+            _protocol_rows(args.protocol_models, args.protocol_set),
+        )
     if args.out:
         with atomic_open(args.out) as f:
             f.write(text)

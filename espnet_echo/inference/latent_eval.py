@@ -88,14 +88,16 @@ def score_kset_data_dir(
         :meth:`~espnet_echo.metrics.latent_separation.LatentSeparationAccumulator.result`.
 
     Raises:
-        ValueError: the model has no K-set head (names the config).
+        ValueError: the model has no K-set head (names the config), or a file the
+            config names is found nowhere.
+        RuntimeError: the checkpoint does not match the config.
         DataFileError, AudioError: a missing or malformed data file (named); an
             utterance without clean sources.
     """
-    from espnet_echo.tasks.echo import EchoTask
+    from espnet_echo.inference.speech2echo import load_model
 
-    model, _ = EchoTask.build_model_from_file(train_config, model_file, "cpu")
-    model.eval()
+    # config paths resolved next to the model (any cwd); strict, weights_only load
+    model, _ = load_model(train_config, model_file)
     kset_task(model, train_config)
     ddir = load_data_dir(data_dir)
     utts = ddir.utts if max_utts is None else ddir.utts[:max_utts]

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from espnet_echo.bin.show_results import main
-from espnet_echo.utils.fileio import DataFileError
 
 
 def test_writes_and_prints_results(tmp_path, capsys):
@@ -29,7 +28,7 @@ def test_writes_and_prints_results(tmp_path, capsys):
 
     main(paths[:1])  # no --out: printed only
     assert "|a|4|10.00|" in capsys.readouterr().out
-    with pytest.raises(DataFileError, match="nope.json"):
+    with pytest.raises(SystemExit, match="^show_results: error: .*nope.json: file not found"):
         main([str(tmp_path / "nope.json")])
     with pytest.raises(SystemExit):  # at least one scores.json
         main(["--out", str(out)])

@@ -90,3 +90,17 @@ def test_show_results_writes_the_protocol_section(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "## Echo's evaluation protocol" in out
     assert "|s2|150|5.0|" in out and "|s1|100|2.0|" in out
+
+
+def test_show_results_bad_input_is_one_line(tmp_path):
+    from espnet_echo.bin import show_results
+
+    scores = tmp_path / "scores.json"
+    _json(scores, {"name": "m/test", "num_utts": 1})
+    with pytest.raises(SystemExit, match=r"^show_results: error: .*nowhere/log/train.log: "
+                                         r"training log not found"):
+        show_results.main([str(scores), "--protocol_models", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit, match=r"^show_results: error: --protocol_models 'x\+'"):
+        show_results.main([str(scores), "--protocol_models", "x+"])
+    with pytest.raises(SystemExit, match=r"^show_results: error: .*missing.json"):
+        show_results.main([str(tmp_path / "missing.json")])
