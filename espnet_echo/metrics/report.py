@@ -155,7 +155,10 @@ def format_table(scores_list: Sequence[Mapping[str, object]]) -> str:
 
 
 def by_num_spk_rows(scores_list: Sequence[Mapping[str, object]]) -> List[Dict[str, object]]:
-    """One pseudo ``scores.json`` per (speaker count K, system), K ascending.
+    """One pseudo ``scores.json`` per (test set, speaker count K, system).
+
+    Rows are grouped by test set (the part of ``name`` after its last ``/``, in order of
+    first appearance), then K ascending, then the systems in the given order.
 
     Args:
         scores_list: ``scores.json`` contents with ``by_num_spk``
@@ -165,16 +168,20 @@ def by_num_spk_rows(scores_list: Sequence[Mapping[str, object]]) -> List[Dict[st
         Dicts with ``name`` ``"<system> K=<K>"`` and the K subset's ``num_utts``,
         ``der``, ``sisdr``, ``wer``, ``cpwer``, for :func:`format_table`.
     """
-    ks = sorted(
-        {k for s in scores_list for k in (s.get("by_num_spk") or {})},
-        key=lambda k: (len(k), k),
-    )
+    sets: Dict[str, None] = {}
+    for s in scores_list:
+        sets.setdefault(str(s.get("name", "?")).rsplit("/", 1)[-1], None)
     rows = []
-    for k in ks:
-        for s in scores_list:
-            sub = (s.get("by_num_spk") or {}).get(k)
-            if isinstance(sub, Mapping):
-                rows.append({**sub, "name": f"{s.get('name', '?')} K={k}"})
+    for test_set in sets:
+        mine = [s for s in scores_list
+                if str(s.get("name", "?")).rsplit("/", 1)[-1] == test_set]
+        ks = sorted({k for s in mine for k in (s.get("by_num_spk") or {})},
+                    key=lambda k: (len(k), k))
+        for k in ks:
+            for s in mine:
+                sub = (s.get("by_num_spk") or {}).get(k)
+                if isinstance(sub, Mapping):
+                    rows.append({**sub, "name": f"{s.get('name', '?')} K={k}"})
     return rows
 
 

@@ -110,3 +110,16 @@ def test_factorisation_table_rows_and_missing_values(tmp_path):
     assert rows[3] == "|partial|-|-|-|-|1.5|-|-|"
     assert "## Speaker/content factorisation" in format_results([], [], [probe])
     assert "factorisation" not in format_results([], [])
+
+
+def test_per_k_rows_are_grouped_by_test_set_then_k():
+    from espnet_echo.metrics.report import by_num_spk_rows
+
+    def sc(name, ks):
+        return {"name": name, "by_num_spk": {k: {"num_utts": 1} for k in ks}}
+
+    rows = by_num_spk_rows([sc("a/test", ["1", "2"]), sc("b/test", ["2", "1"]),
+                            sc("a/conv", ["2", "10"]), sc("c", [])])
+    assert [r["name"] for r in rows] == [
+        "a/test K=1", "b/test K=1", "a/test K=2", "b/test K=2", "a/conv K=2", "a/conv K=10",
+    ]
