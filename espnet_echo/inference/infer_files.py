@@ -23,7 +23,6 @@ are listed at the end.
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,15 +30,12 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 from espnet_echo.inference.audio_input import InputRecording
 from espnet_echo.inference.speech2echo import Speech2Echo
-from espnet_echo.utils.fileio import atomic_open, staged_dir, write_stamp
+from espnet_echo.utils.fileio import SAFE_NAME, atomic_open, staged_dir, write_stamp
 
 #: Stamp file of a recording's output dir (what produced it).
 STAMP = ".stamp.json"
 #: Bins of the waveform envelope drawn by ``--plot``.
 PLOT_BINS = 4000
-#: A recording name is one plain path component (it names the recording's dir and
-#: files): no separator, not starting with a dot, no control character.
-SAFE_NAME = re.compile(r"[^./\\\x00-\x1f][^/\\\x00-\x1f]*")
 
 
 def check_output_dir(dst: Path, name: str) -> None:

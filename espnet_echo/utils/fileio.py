@@ -6,12 +6,17 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Dict, Iterator, Mapping, Optional, Union
 
 PathLike = Union[str, Path]
+#: A recording / utterance name is one plain path component (it names output dirs and
+#: files): no separator, not starting with a dot, no control character. The one rule of
+#: every tool that writes ``<out>/<name>...`` (``infer_files``, ``codec_encode/decode``).
+SAFE_NAME = re.compile(r"[^./\\\x00-\x1f][^/\\\x00-\x1f]*")
 
 
 def _umask() -> int:
