@@ -4,9 +4,13 @@
 """Tokens (``tokens.jsonl`` of ``codec_encode``) -> 16 kHz WAV of the JEPA + DAAM tokenizer.
 
 Writes ``<out_dir>/wav/<key>.wav`` (16-bit PCM at the codec rate, cropped to the original
-length) and ``<out_dir>/wav.scp``; resumable, atomic. A token file whose header (frame
-rate, levels, grouping) differs from the codec, or tokens outside the vocabulary, is an
-error naming the file (:mod:`espnet_echo.codec.inference`).
+length) and ``<out_dir>/wav.scp``; atomic. A re-run into the same ``--out_dir`` resumes:
+WAVs of unchanged token records are kept (logged as resumed), changed ones decoded again;
+a dir written with another ``--model_file``/``--config`` is refused. A token file whose
+header (frame rate, levels, grouping) differs from the codec, tokens outside the
+vocabulary, ``tokens`` disagreeing with ``num_frames``/``num_samples``, duplicate keys or
+keys that are not plain file names are errors naming the file (and line)
+(:mod:`espnet_echo.codec.inference`).
 
 Example:
     python -m espnet_echo.bin.codec_decode --config exp/codec/config.yaml \\

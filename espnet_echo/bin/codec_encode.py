@@ -7,7 +7,9 @@ Writes ``<out_dir>/tokens.jsonl`` (line 1: header with frame rate, FSQ levels, g
 vocabulary sizes; then one ``{"key", "num_samples", "num_frames", "npy", "tokens"}`` line per
 utterance), ``<out_dir>/npy/<key>.npy`` (T, G) and ``<out_dir>/header.json``
 (:mod:`espnet_echo.codec.inference`). Inputs are audio files and/or ``wav.scp`` files
-(``*.scp``); a re-run resumes (utterances with a ``.npy`` are not re-encoded); every file is
+(``*.scp``); keys must be plain file names. A re-run into the same ``--out_dir`` resumes:
+utterances whose input is unchanged are kept, changed ones re-encoded; a dir written with
+another ``--model_file``/``--config`` is refused (use a new ``--out_dir``). Every file is
 written atomically.
 
 Example:
@@ -34,7 +36,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--out_dir", required=True, help="token directory (created or resumed)")
     p.add_argument("--device", default="cpu", help="torch device")
     p.add_argument(
-        "--resample", action="store_true", help="resample audio at another rate to the codec's"
+        "--resample", action="store_true",
+        help="resample audio at another rate to the codec's (a bare flag: no value)",
     )
     add_log_level_argument(p)
     return p

@@ -78,12 +78,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         if not header_file.is_file():
             raise ValueError(f"{header_file}: file not found (run codec_encode first)")
         meta = json.loads(header_file.read_text())["codec"]
-        num_frames = {}
-        tokens_file = Path(args.token_dir) / "tokens.jsonl"
-        if tokens_file.is_file():
-            for line in tokens_file.read_text().splitlines()[1:]:
-                rec = json.loads(line)
-                num_frames[rec["key"]] = rec["num_frames"]
+        num_frames = scoring.read_num_frames(args.token_dir)
         spk_sim = None
         if args.spk_model_config:
             if not args.spk_model_file:
@@ -91,7 +86,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
             spk_sim = scoring.SpeakerSimilarity(args.spk_model_config, args.spk_model_file)
         rows = scoring.score_codec_dir(
             args.ref_scp, args.hyp_scp, meta, args.max_utts, anchors=not args.no_anchors,
-            num_frames=num_frames or None, spk_sim=spk_sim,
+            num_frames=num_frames, spk_sim=spk_sim,
         )
         scoring.write_results(rows, out)
         print(scoring.format_table(rows), end="")

@@ -25,6 +25,12 @@ length. Metrics, per utterance then averaged:
   (energy) excluded, ``MCD = 10 / ln 10 * sqrt(2 * sum_d (c_d - c'_d)^2)`` dB averaged over
   the speech frames of the reference (no DTW: the signals are time-aligned; see
   :func:`mcd` for the floor and the frame selection).
+
+A silent reference (peak below one 16-bit step, ``SILENCE_PEAK``) has no speech to
+measure: STOI, PESQ, MCD (and speaker similarity) are undefined on it, so they are NaN for
+that utterance, left out of the means (``silent_refs`` counts such utterances), and a
+system with nothing else to average reports None: ``null`` in ``scores.json``, ``-`` in
+the table. (``pystoi`` itself would return ~0 for silence, which reads as measured.)
 """
 
 import json
@@ -46,6 +52,8 @@ PathLike = Union[str, Path]
 FS = 16000
 CODEC2_MODES = ("700C", "1200", "3200")
 OPUS_KBPS = (6, 8)
+#: A reference whose peak is below one 16-bit step is silent (metrics undefined).
+SILENCE_PEAK = 2.0**-15
 
 
 class ReferenceCodecError(RuntimeError):
@@ -159,11 +167,21 @@ def mcd(ref: np.ndarray, deg: np.ndarray, fs: int = FS, n_mfcc: int = 13) -> flo
     return float(np.mean(dist)) if dist.size else float("nan")
 
 
+def is_silent(wav: np.ndarray) -> bool:
+    """True if ``wav`` has no sample of magnitude ``SILENCE_PEAK`` or more."""
+    return not wav.size or float(np.max(np.abs(wav))) < SILENCE_PEAK
+
+
 def utterance_metrics(ref: np.ndarray, deg: np.ndarray, fs: int = FS) -> Dict[str, float]:
-    """STOI, wide-band PESQ (NaN if PESQ refuses the pair) and MCD of an aligned pair."""
+    """STOI, wide-band PESQ (NaN if PESQ refuses the pair) and MCD of an aligned pair.
+
+    All three are NaN (undefined, not measured) when ``ref`` is silent (:func:`is_silent`).
+    """
     from pesq import pesq as pesq_fn
     from pystoi import stoi
 
+    if is_silent(np.asarray(ref)):
+        return {"stoi": float("nan"), "mcd": float("nan"), "pesq": float("nan")}
     out = {"stoi": float(stoi(ref, deg, fs, extended=False)), "mcd": mcd(ref, deg, fs)}
     try:
         out["pesq"] = float(pesq_fn(fs, ref, deg, "wb"))
@@ -241,8 +259,9 @@ def score_system(
         spk_sim: Optional ``(ref, deg) -> similarity`` (:class:`SpeakerSimilarity`).
 
     Returns:
-        ``{"stoi", "pesq", "mcd", "bitrate_measured", "num_utts", "pesq_failed"}``, plus
-        ``spk_sim`` with ``spk_sim``.
+        ``{"stoi", "pesq", "mcd", "bitrate_measured", "num_utts", "pesq_failed",
+        "silent_refs"}``, plus ``spk_sim`` with ``spk_sim``. Silent references
+        (:func:`is_silent`) are left out of the metric means; a mean over nothing is NaN.
     """
     rows, rates = [], []
     max_lag = int(round(max_lag_ms * fs / 1000))
@@ -251,7 +270,7 @@ def score_system(
         aligned = align(ref, deg, max_lag)
         rows.append(utterance_metrics(ref, aligned, fs))
         if spk_sim is not None:
-            rows[-1]["spk_sim"] = spk_sim(ref, aligned)
+            rows[-1]["spk_sim"] = float("nan") if is_silent(ref) else spk_sim(ref, aligned)
         rates.append(rate)
     extra = {"spk_sim": _mean([r["spk_sim"] for r in rows])} if spk_sim is not None else {}
     return {
@@ -261,7 +280,10 @@ def score_system(
         "mcd": _mean([r["mcd"] for r in rows]),
         "bitrate_measured": _mean(rates),
         "num_utts": len(rows),
-        "pesq_failed": sum(math.isnan(r["pesq"]) for r in rows),
+        "pesq_failed": sum(
+            math.isnan(r["pesq"]) and not is_silent(ref) for r, ref in zip(rows, refs.values())
+        ),
+        "silent_refs": sum(is_silent(ref) for ref in refs.values()),
     }
 
 
@@ -302,7 +324,7 @@ def score_codec_dir(
         spk_sim: Optional speaker similarity (:class:`SpeakerSimilarity`), every system.
 
     Raises:
-        DataFileError: A reference key missing from ``hyp_scp``.
+        DataFileError: A reference key missing from ``hyp_scp`` or from ``num_frames``.
     """
     refs = load_scp(ref_scp, max_utts=max_utts)
     hyps = read_kaldi_map(hyp_scp)
@@ -311,6 +333,14 @@ def score_codec_dir(
         raise DataFileError(
             f"{hyp_scp}: no decoded audio for {len(missing)} keys, e.g. {missing[0]}"
         )
+    if num_frames is not None:
+        missing = [k for k in refs if k not in num_frames]
+        if missing:
+            where = getattr(num_frames, "source", "the token file")
+            raise DataFileError(
+                f"{where}: no tokens for {len(missing)} keys of {ref_scp}, e.g. "
+                f"{missing[0]} (was --token_dir encoded from these references?)"
+            )
     rows = []
     bits_per_frame = meta["bitrate"] / meta["frame_rate_hz"]
 
@@ -342,6 +372,46 @@ def score_codec_dir(
     return rows
 
 
+class FrameCounts(dict):
+    """``{key: num_frames}`` read from a token file; ``source`` names it for messages."""
+
+    source: str = ""
+
+
+def read_num_frames(token_dir: PathLike) -> Optional[FrameCounts]:
+    """``{key: num_frames}`` of ``<token_dir>/tokens.jsonl`` (None without that file).
+
+    Raises:
+        DataFileError: A malformed line, naming ``file:line``.
+    """
+    path = Path(token_dir) / "tokens.jsonl"
+    if not path.is_file():
+        return None
+    out = FrameCounts()
+    out.source = str(path)
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if lineno == 1 or not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                out[rec["key"]] = int(rec["num_frames"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise DataFileError(f"{path}:{lineno}: malformed token record ({e})") from None
+    return out
+
+
+def _json_ready(v):
+    """NaN (an undefined metric) -> None, recursively, so the JSON is standard."""
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _json_ready(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_ready(x) for x in v]
+    return v
+
+
 def format_table(rows: List[Dict]) -> str:
     """Markdown table of :func:`score_codec_dir` rows."""
 
@@ -370,7 +440,7 @@ def write_results(rows: List[Dict], out_dir: PathLike) -> None:
     """``<out_dir>/scores.json`` and ``<out_dir>/scores.md`` (atomic)."""
     out_dir = Path(out_dir)
     with atomic_open(out_dir / "scores.json") as f:
-        json.dump(rows, f, indent=1)
+        json.dump(_json_ready(rows), f, indent=1)
     with atomic_open(out_dir / "scores.md") as f:
         f.write(format_table(rows))
 

@@ -19,8 +19,11 @@
 #              exists -> exp/codec_<config>/scores_<set>/scores.{md,json}, ${results}
 #  7 curve     only with --curve true: STOI/PESQ/MCD of every epoch checkpoint on the first
 #              ${curve_max_utts} utterances of the first test set -> exp/codec_<config>/curve/
-# Every stage is idempotent (training resumes; encode/decode skip finished utterances) and
-# can be re-run alone with --stage N --stop_stage N.
+# Every stage is idempotent (training resumes; encode/decode keep the utterances their
+# .stamp.json shows were made by the same checkpoint from unchanged input, and redo the
+# others) and can be re-run alone with --stage N --stop_stage N. After a retraining that
+# changed ${model_file}, stages 4/5 refuse the old tokens_<set>/decode_<set> dirs (they would
+# mix two checkpoints): remove them first.
 set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*"; }
 
