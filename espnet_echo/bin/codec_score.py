@@ -26,7 +26,6 @@ from typing import Optional, Sequence
 
 from espnet_echo.codec import scoring
 from espnet_echo.utils.cli import add_log_level_argument, exit_on_error, setup_logging
-from espnet_echo.utils.fileio import atomic_open
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -58,19 +57,7 @@ def main(cmd: Optional[Sequence[str]] = None) -> None:
         out = Path(args.out_dir)
         if args.curve_exp:
             rows = scoring.training_curve(args.curve_exp, args.ref_scp, args.max_utts)
-            with atomic_open(out / "curve.json") as f:
-                json.dump(rows, f, indent=1)
-            lines = ["| epoch | steps | minutes | STOI | PESQ-WB | MCD (dB) |",
-                     "|---:|---:|---:|---:|---:|---:|"]
-            lines += [
-                f"| {r['epoch']} | {r['steps']} | "
-                f"{'-' if r['minutes'] is None else format(r['minutes'], '.1f')} "
-                f"| {r['stoi']:.3f} "
-                f"| {r['pesq']:.2f} | {r['mcd']:.2f} |" for r in rows
-            ]
-            with atomic_open(out / "curve.md") as f:
-                f.write("\n".join(lines) + "\n")
-            print("\n".join(lines))
+            print(scoring.write_curve(rows, out), end="")
             return
         if not (args.hyp_scp and args.token_dir):
             raise ValueError("table mode needs --hyp_scp and --token_dir (or use --curve_exp)")

@@ -295,12 +295,18 @@ def check_key(key: str, where: str) -> None:
 
     Raises:
         DataFileError: ``key`` does not match :data:`espnet_echo.utils.fileio.SAFE_NAME`
-            (``/``, ``\\``, leading ``.``, control characters), naming ``where``.
+            (``/``, ``\\``, leading ``.``, control characters) or holds whitespace
+            (a ``wav.scp`` key cannot), naming ``where``.
     """
     if not isinstance(key, str) or not SAFE_NAME.fullmatch(key):
         raise DataFileError(
             f"{where}: utterance key {key!r} is not a plain file name (no '/', '\\', "
             "control characters or leading '.'): it names an output file; rename the key"
+        )
+    if any(c.isspace() for c in key):
+        raise DataFileError(
+            f"{where}: utterance key {key!r} contains whitespace, which the wav.scp that "
+            "codec_decode writes cannot hold; rename the key"
         )
 
 

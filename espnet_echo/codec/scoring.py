@@ -445,6 +445,29 @@ def write_results(rows: List[Dict], out_dir: PathLike) -> None:
         f.write(format_table(rows))
 
 
+def write_curve(rows: List[Dict], out_dir: PathLike) -> str:
+    """``<out_dir>/curve.json`` and ``curve.md`` of :func:`training_curve` rows (atomic);
+    returns the Markdown table. Undefined metrics are ``null`` / ``-``."""
+
+    def f(v, fmt):
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+
+    out_dir = Path(out_dir)
+    with atomic_open(out_dir / "curve.json") as fh:
+        json.dump(_json_ready(rows), fh, indent=1)
+    lines = ["| epoch | steps | minutes | STOI | PESQ-WB | MCD (dB) |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        f"| {r['epoch']} | {r['steps']} | {f(r['minutes'], '{:.1f}')} "
+        f"| {f(r['stoi'], '{:.3f}')} | {f(r['pesq'], '{:.2f}')} | {f(r['mcd'], '{:.2f}')} |"
+        for r in rows
+    ]
+    table = "\n".join(lines) + "\n"
+    with atomic_open(out_dir / "curve.md") as fh:
+        fh.write(table)
+    return table
+
+
 def _epoch_progress(train_log: Path) -> Dict[int, Tuple[int, float]]:
     """``{epoch: (cumulative generator steps, minutes since training started)}``.
 

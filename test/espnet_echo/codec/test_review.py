@@ -234,3 +234,36 @@ def test_path_errors_say_what_is_wrong(tiny_codec_files, tiny_runner, wav_dir, t
                        "is a directory; pass audio files or a wav.scp"):
         codec_encode.main([str(wav_dir.parent / "wav"), "--config", config, "--model_file",
                            model, "--out_dir", str(tmp_path / "t2")])
+
+
+def test_key_with_whitespace_is_refused(tiny_runner, wav_dir, tmp_path):
+    """A plain audio file named 'a b.wav' would give a key that breaks wav.scp."""
+    src = wav_dir.read_text().splitlines()[0].split()[1]
+    spaced = tmp_path / "a b.wav"
+    spaced.write_bytes(open(src, "rb").read())
+    with pytest.raises(DataFileError, match=rf"{spaced}: utterance key 'a b' contains "
+                       "whitespace"):
+        encode_to_dir(tiny_runner, [str(spaced)], tmp_path / "tok")
+
+
+def test_curve_of_silent_references_reports_undefined(tmp_path):
+    rows = [{"epoch": 1, "steps": 10, "minutes": None, "stoi": float("nan"),
+             "pesq": float("nan"), "mcd": float("nan"), "num_utts": 1}]
+    table = scoring.write_curve(rows, tmp_path)
+    assert "| 1 | 10 | - | - | - | - |" in table
+    assert json.loads((tmp_path / "curve.json").read_text())[0]["stoi"] is None
+
+
+def test_curve_cli_writes_table_and_json(tiny_codec_files, wav_dir, tmp_path, capsys):
+    import shutil
+
+    config, model = tiny_codec_files
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    shutil.copy(config, exp / "config.yaml")
+    shutil.copy(model, exp / "1epoch.pth")
+    codec_score.main(["--ref_scp", str(wav_dir), "--curve_exp", str(exp), "--max_utts", "1",
+                      "--out_dir", str(tmp_path / "c")])
+    rows = json.loads((tmp_path / "c" / "curve.json").read_text())
+    assert rows[0]["epoch"] == 1 and 0.0 <= rows[0]["stoi"] <= 1.0
+    assert "| 1 | None | - |" in capsys.readouterr().out
