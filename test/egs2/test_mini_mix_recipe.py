@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,9 +56,30 @@ def test_help_lists_every_option_with_its_default(recipe):
     proc = subprocess.run(["./run.sh", "--help"], cwd=recipe, capture_output=True, text=True)
     assert proc.returncode == 0
     assert "--pretrain_ablation" in proc.stderr and "--inference_nj" in proc.stderr
+    assert "--reference" in proc.stderr and "--staged" in proc.stderr
     proc = subprocess.run(["./echo.sh", "--train_configs", "x.yaml", "stray"], cwd=recipe,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "no positional argument" in proc.stdout
+
+
+@pytest.mark.parametrize("opts, message", [
+    (["--reference", "maybe"], "--reference takes true or false, got 'maybe'"),
+    (["--staged", "true", "--reference", "true"], "--staged and --reference are two different runs"),
+])
+def test_run_sh_flags_are_checked(recipe, opts, message):
+    proc = subprocess.run(["./run.sh", *opts], cwd=recipe, capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_reference_configs_are_the_mini_configs_for_longer(recipe):
+    """conf/tuning/*_reference.yaml: the make-mini model, only trained longer, every epoch kept."""
+    for name in ("echo", "ume_ebf"):
+        base = yaml.safe_load((recipe / f"conf/train_{name}.yaml").read_text())
+        ref = yaml.safe_load((recipe / f"conf/tuning/train_{name}_reference.yaml").read_text())
+        assert ref["max_epoch"] > base["max_epoch"] and ref["keep_nbest_models"] == ref["max_epoch"]
+        for key in ("max_epoch", "keep_nbest_models"):
+            base.pop(key), ref.pop(key)
+        assert ref == base, name
 
 
 @pytest.mark.parametrize("opts, message", [

@@ -20,15 +20,20 @@
 # -> ArcFace speaker path -> K-set routing; each stage --init_param from the previous),
 # the same heads trained jointly in one run on Echo and on E-Branchformer, decoded with
 # VBx, scored into RESULTS_staged.md with the protocol table (stage 8).
+# --reference true trains the CPU reference models instead (issue 12): Echo and the UME
+# E-Branchformer baseline with the default heads for up to 30 epochs each
+# (conf/tuning/train_{echo,ume_ebf}_reference.yaml, every epoch kept for
+# espnet_echo.bin.learning_curve), decoded and scored into RESULTS_reference.md.
 set -euo pipefail
 
 pretrain_ablation=false
 ablations=false
 staged=false
+reference=false
 for arg in "$@"; do
     if [ "${arg}" = --help ] || [ "${arg}" = -h ]; then
         cat >&2 << EOF
-Usage: $0 [--ablations true|false] [--pretrain_ablation true|false] [--staged true|false] [echo.sh options]
+Usage: $0 [--ablations true|false] [--pretrain_ablation true|false] [--staged true|false] [--reference true|false] [echo.sh options]
 
 Options of this recipe (before any echo.sh option):
     --ablations          # Add the RWSE-vs-last-layer ablation model (default="${ablations}").
@@ -36,6 +41,9 @@ Options of this recipe (before any echo.sh option):
     --staged             # Echo's protocol: staged Echo, joint Echo, joint E-Branchformer
                          # (conf/staged/) instead of the default models, into
                          # RESULTS_staged.md (default="${staged}").
+    --reference          # CPU reference run: Echo and UME E-Branchformer for up to 30
+                         # epochs each (conf/tuning/*_reference.yaml) instead of the
+                         # default models, into RESULTS_reference.md (default="${reference}").
 
 Every other option goes to echo.sh after the recipe's own settings (--num_spk 3
 --token_type char --gmm_components 64 --local_data_opts "--num_train 1000 --num_dev 60
@@ -47,12 +55,13 @@ EOF
         exit 0
     fi
 done
-while [ "${1:-}" = "--pretrain_ablation" ] || [ "${1:-}" = "--ablations" ] || [ "${1:-}" = "--staged" ]; do
+while [ "${1:-}" = "--pretrain_ablation" ] || [ "${1:-}" = "--ablations" ] || [ "${1:-}" = "--staged" ] || [ "${1:-}" = "--reference" ]; do
     [ $# -ge 2 ] || { echo "$0: $1 needs a value (true or false)" >&2; exit 2; }
     case "$2" in true|false) ;; *) echo "$0: $1 takes true or false, got '$2'" >&2; exit 2 ;; esac
     case "$1" in
         --ablations) ablations=$2 ;;
         --staged) staged=$2 ;;
+        --reference) reference=$2 ;;
         *) pretrain_ablation=$2 ;;
     esac
     shift 2
@@ -74,6 +83,11 @@ if [ "${staged}" = true ]; then
     train_configs+=" conf/staged/staged_s3_spk.yaml conf/staged/staged_s4_kset.yaml"
     train_configs+=" conf/staged/joint_echo.yaml conf/staged/joint_ebf.yaml"
     results=RESULTS_staged.md
+fi
+if [ "${reference}" = true ]; then
+    [ "${staged}" = true ] && { echo "$0: --staged and --reference are two different runs; give one" >&2; exit 2; }
+    train_configs="conf/tuning/train_echo_reference.yaml conf/tuning/train_ume_ebf_reference.yaml"
+    results=RESULTS_reference.md
 fi
 protocol_opts=()
 [ "${staged}" = true ] && protocol_opts=(--protocol true)
