@@ -4,18 +4,24 @@
 """Learning curves of training runs: DER, SI-SDRi, WER/cpWER and K accuracy per checkpoint.
 
 Every ``<N>epoch.pth`` of every ``--exp_dirs`` dir (ESPnet training output; train with a
-large ``--keep_nbest_models`` so the checkpoints are kept) is decoded on a fixed seeded
-subset of ``--data_dir`` (``--max_utts``) with ``echo_inference``'s decoder and options,
-scored, and written to ``<out_dir>/curves.csv`` and ``<out_dir>/curves.png`` (each metric
-against training steps and wall-clock minutes from ``log/train.log``, models overlaid,
-with ESPnet's per-epoch validation statistics of the same quantities as dashed "valid
-stats" lines). Decoded checkpoints are skipped on a re-run (the decode's stamp).
+large ``--keep_nbest_models`` so the checkpoints are kept), or only those of ``--epochs``
+(each must exist in every dir) or ``--every N`` (epochs N, 2N, ... plus the first and last
+kept), is decoded on a fixed seeded subset of ``--data_dir`` (``--max_utts``) with
+``echo_inference``'s decoder and options, scored, and written to ``<out_dir>/curves.csv``
+and ``<out_dir>/curves.png`` (each metric against training steps and wall-clock minutes
+from ``log/train.log``, models overlaid, with the per-speaker-count scores ``wer_k1``,
+``cpwer_k2``, ``sisdri_k1``..``sisdri_k3`` as dash-dotted lines and ESPnet's per-epoch
+validation statistics of the same quantities, every logged epoch, as dashed "valid stats"
+lines). Decoded checkpoints are skipped on a re-run (the decode's stamp).
 Details: :mod:`espnet_echo.metrics.curves`.
 
-Example::
+Example (30 kept epochs of two models, decoded at epochs 1, 5, 10, ..., 30)::
 
     python -m espnet_echo.bin.learning_curve --exp_dirs exp/a exp/b \\
-        --data_dir dump/raw/dev --max_utts 50 --out_dir exp/curves --diar_mode eend
+        --data_dir dump/raw/dev --max_utts 50 --out_dir exp/curves --diar_mode eend \\
+        --every 5
+
+or ``--epochs 1 5 10`` for chosen epochs.
 """
 
 import argparse
@@ -47,6 +53,12 @@ def get_parser() -> argparse.ArgumentParser:
                    help="--diar_mode vbx: training dump to fit each checkpoint's PLDA on")
     p.add_argument("--plda_max_utts", type=int, default=None,
                    help="--diar_mode vbx: utterances of --plda_data_dir per PLDA")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--epochs", type=int, nargs="+", default=None,
+                       help="decode only these epochs' <N>epoch.pth (default: all kept)")
+    which.add_argument("--every", type=int, default=None, metavar="N",
+                       help="decode only epochs N, 2N, 3N, ... and the first and last "
+                            "kept epoch")
     group = p.add_argument_group("decoding options (as espnet_echo.bin.echo_inference)")
     for action in echo_inference.get_parser()._actions:
         if action.dest not in _NOT_PASSED:
@@ -64,7 +76,7 @@ def main(cmd=None) -> None:
         rows, valid = learning_curves(
             args.exp_dirs, args.data_dir, args.out_dir, args, max_utts=args.max_utts,
             seed=args.seed, plda_data_dir=args.plda_data_dir,
-            plda_max_utts=args.plda_max_utts,
+            plda_max_utts=args.plda_max_utts, epochs=args.epochs, every=args.every,
         )
     csv_path = write_csv(rows, f"{args.out_dir}/curves.csv")
     png_path = plot_curves(rows, valid, f"{args.out_dir}/curves.png")

@@ -4,7 +4,8 @@
 
 For each experiment dir (ESPnet training output: ``config.yaml``, ``log/train.log`` and
 the per-epoch checkpoints ``<N>epoch.pth``; ESPnet keeps only ``--keep_nbest_models`` of
-them, so train a curve run with a large one) every ``<N>epoch.pth`` is decoded on the
+them, so train a curve run with a large one) every ``<N>epoch.pth`` (or those that
+:func:`select_epochs` picks: explicit epochs, or every N-th) is decoded on the
 same data (a seeded subset of ``--max_utts`` utterances of the data dir) with the
 decoder of ``espnet_echo.bin.echo_inference`` (:func:`espnet_echo.inference.decode_dir.
 decode`, stamped like it, so a re-run skips decoded checkpoints) and scored with
@@ -12,6 +13,10 @@ decode`, stamped like it, so a re-run skips decoded checkpoints) and scored with
 
 * ``der``: DER (%) at collar 0; ``sisdri``: SI-SDRi (dB); ``wer``/``cpwer`` (%);
   ``k_acc``: speaker-count accuracy (%). Empty where the model has no such head.
+* per reference speaker count K (the scorer's ``by_num_spk``, :data:`PER_K`):
+  ``wer_k1`` (PIT WER on the K=1 mixtures, %), ``cpwer_k2`` (cpWER on the K=2 ones, %),
+  ``sisdri_k1``, ``sisdri_k2``, ``sisdri_k3`` (SI-SDRi, dB). Empty where the subset has
+  no mixture of that K, or the model no such head.
 
 The x axes come from the training log (:func:`espnet_echo.utils.train_log.epoch_history`):
 
@@ -28,7 +33,8 @@ list get empty ``steps``/``minutes`` (and are left out of the plots).
 The same log gives ESPnet's per-epoch validation statistics of the same quantities, as
 the ``valid_*`` columns (``valid_der``, ``valid_k_acc``, ``valid_wer``, ``valid_cer`` in
 %, ``valid_si_snr`` in dB; these are teacher-forced/oracle-count training-time numbers,
-labelled "valid stats" in the plot, and the SI-SNR is not an improvement).
+labelled "valid stats" in the plot, and the SI-SNR is not an improvement). They are
+plotted for every logged epoch, whichever checkpoints are decoded.
 
 With ``diar_mode: vbx`` every checkpoint gets its own PLDA, fitted on the training data
 (:func:`espnet_echo.inference.speaker_embeddings.fit_plda`) into
@@ -49,6 +55,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from espnet_echo.data.datadir import DataDir, load_data_dir
 from espnet_echo.inference.decode_dir import decode_data_dir
+from espnet_echo.metrics.report import _get
 from espnet_echo.utils.fileio import DataFileError, atomic_open, staged_dir
 from espnet_echo.utils.train_log import epoch_history, training_start
 
@@ -70,10 +77,20 @@ VALID_STATS = {
     "valid_cer": ("asr_cer", 100.0, "wer"),
     "valid_k_acc": ("diar_spk_count_acc", 100.0, "k_acc"),
 }
+#: Per-K scores: column -> (``by_num_spk`` K, task key, value key, metric plot).
+PER_K = {
+    "wer_k1": ("1", "wer", "wer", "wer"),
+    "cpwer_k2": ("2", "cpwer", "wer", "cpwer"),
+    "sisdri_k1": ("1", "sisdr", "si_sdri", "sisdri"),
+    "sisdri_k2": ("2", "sisdr", "si_sdri", "sisdri"),
+    "sisdri_k3": ("3", "sisdr", "si_sdri", "sisdri"),
+}
 COLUMNS = (
-    "model", "epoch", "steps", "minutes", *(m for m, _ in METRICS), "num_utts",
+    "model", "epoch", "steps", "minutes", *(m for m, _ in METRICS), *PER_K, "num_utts",
     *VALID_STATS,
 )
+#: Marker of each K of :data:`PER_K` in the plot.
+_K_MARKERS = {"1": "s", "2": "^", "3": "v"}
 _CHECKPOINT = re.compile(r"(\d+)epoch\.pth")
 SUBSET_STAMP = ".subset.stamp.json"
 #: Files of a data dir that are not Kaldi lists (audio, arrays), left out of a subset.
@@ -126,6 +143,47 @@ def find_exp_dir(path: PathLike) -> ExpDir:
         )
     name = path.resolve().name
     return ExpDir(name, path, config, log, dict(sorted(ckpts.items())))
+
+
+def select_epochs(
+    exp: ExpDir, epochs: Optional[Sequence[int]] = None, every: Optional[int] = None
+) -> Dict[int, Path]:
+    """The checkpoints of ``exp`` to decode.
+
+    Args:
+        exp: The experiment dir.
+        epochs: Explicit epochs; each must have its ``<N>epoch.pth``.
+        every: Decode the kept epochs N, 2N, 3N, ... of this N, plus the first and the
+            last kept epoch (epoch 1 when it is kept); multiples of N that were not kept
+            are skipped.
+
+    Returns:
+        ``{epoch: <N>epoch.pth}``, sorted by epoch; every kept one when both are None.
+
+    Raises:
+        ValueError: both ``epochs`` and ``every``, ``every`` < 1, or no epoch given.
+        DataFileError: an epoch of ``epochs`` without its checkpoint; the message names
+            the dir, the missing file and the checkpoints it has.
+    """
+    ckpts = exp.checkpoints
+    if epochs is not None and every is not None:
+        raise ValueError("give either --epochs or --every, not both")
+    if every is not None:
+        if every < 1:
+            raise ValueError(f"--every must be >= 1, got {every}")
+        kept = list(ckpts)
+        return {e: ckpts[e] for e in kept if e % every == 0 or e in (kept[0], kept[-1])}
+    if epochs is None:
+        return dict(ckpts)
+    if not epochs:
+        raise ValueError("--epochs needs at least one epoch")
+    missing = sorted({e for e in epochs if e not in ckpts})
+    if missing:
+        raise DataFileError(
+            f"{exp.path}: no {', '.join(f'{e}epoch.pth' for e in missing)} (--epochs); "
+            f"the dir has {', '.join(p.name for p in ckpts.values())}"
+        )
+    return {e: ckpts[e] for e in sorted(set(epochs))}
 
 
 def epoch_axes(log: PathLike) -> Dict[int, Dict[str, Optional[float]]]:
@@ -269,17 +327,28 @@ def decode_checkpoint(
 
 
 def scores_row(scores: Dict) -> Dict[str, Optional[float]]:
-    """The curve columns of a :func:`espnet_echo.metrics.scoring.score` result."""
+    """The curve columns of a :func:`espnet_echo.metrics.scoring.score` result.
+
+    Args:
+        scores: The ``scores.json`` content (its ``by_num_spk`` for :data:`PER_K`).
+
+    Returns:
+        ``{metric: value}`` of :data:`METRICS`, :data:`PER_K` and ``num_utts``; None for
+        a task without hypothesis or a speaker count without mixtures.
+    """
     der = next((d["der"] for d in scores.get("der") or [] if d["collar"] == 0.0), None)
     sisdr, count = scores.get("sisdr") or {}, scores.get("speaker_count") or {}
-    return {
+    row = {
         "der": der,
         "sisdri": sisdr.get("si_sdri"),
         "wer": (scores.get("wer") or {}).get("wer"),
         "cpwer": (scores.get("cpwer") or {}).get("wer"),
         "k_acc": count.get("accuracy"),
-        "num_utts": scores.get("num_utts"),
     }
+    for col, (k, task, key, _) in PER_K.items():
+        row[col] = _get(scores, "by_num_spk", k, task, key)
+    row["num_utts"] = scores.get("num_utts")
+    return row
 
 
 def learning_curves(
@@ -291,8 +360,10 @@ def learning_curves(
     seed: int = 0,
     plda_data_dir: Optional[PathLike] = None,
     plda_max_utts: Optional[int] = None,
+    epochs: Optional[Sequence[int]] = None,
+    every: Optional[int] = None,
 ) -> Tuple[List[Dict], Dict[str, Dict[int, Dict]]]:
-    """Decode and score every ``<N>epoch.pth`` of every experiment dir.
+    """Decode and score the ``<N>epoch.pth`` of every experiment dir.
 
     Args:
         exp_dirs: ESPnet training output dirs (module docstring).
@@ -304,20 +375,26 @@ def learning_curves(
         seed: Seed of the subset.
         plda_data_dir: Training data dir of the per-checkpoint PLDAs (vbx mode).
         plda_max_utts: Utterances of ``plda_data_dir`` per PLDA (None: all).
+        epochs: Decode only these epochs (:func:`select_epochs`; None: all kept).
+        every: Decode only every N-th kept epoch, the first and the last
+            (:func:`select_epochs`).
 
     Returns:
-        ``(rows, valid)``: one row per model and checkpoint (:data:`COLUMNS`), and
-        ``{model: {epoch: axes and valid stats}}`` of every logged epoch.
+        ``(rows, valid)``: one row per model and decoded checkpoint (:data:`COLUMNS`),
+        and ``{model: {epoch: axes and valid stats}}`` of every logged epoch.
 
     Raises:
-        DataFileError: a bad experiment dir or data dir (named).
+        DataFileError: a bad experiment dir or data dir, or an epoch of ``epochs``
+            without its checkpoint (named; checked before anything is decoded).
         ValueError: a checkpoint that does not fit its config (named), two experiment
-            dirs of the same name, vbx mode without ``plda_data_dir``.
+            dirs of the same name, vbx mode without ``plda_data_dir``, a bad
+            ``epochs``/``every``.
     """
     from espnet_echo.inference.speaker_embeddings import fit_plda
     from espnet_echo.metrics.scoring import score, write_scores
 
     exps = [find_exp_dir(p) for p in exp_dirs]
+    picked = [select_epochs(e, epochs, every) for e in exps]
     names = [e.name for e in exps]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -334,10 +411,10 @@ def learning_curves(
     else:
         ref = full
     rows, valid = [], {}
-    for exp in exps:
+    for exp, ckpts in zip(exps, picked):
         axes = epoch_axes(exp.log)
         valid[exp.name] = axes
-        for epoch, ckpt in exp.checkpoints.items():
+        for epoch, ckpt in ckpts.items():
             where = out_dir / exp.name / f"{epoch}epoch"
             opts = copy.copy(options)
             opts.plda_file = None
@@ -380,8 +457,12 @@ def write_csv(rows: Sequence[Dict], path: PathLike) -> Path:
 
 
 def format_table(rows: Sequence[Dict]) -> str:
-    """A compact fixed-width table of the rows (model, epoch, axes, metrics)."""
-    cols = ("model", "epoch", "steps", "minutes", *(m for m, _ in METRICS))
+    """A compact fixed-width table of the rows (model, epoch, axes, metrics, per-K).
+
+    A :data:`PER_K` column that no row has is left out; other missing values are ``-``.
+    """
+    per_k = [c for c in PER_K if any(r.get(c) is not None for r in rows)]
+    cols = ("model", "epoch", "steps", "minutes", *(m for m, _ in METRICS), *per_k)
     cells = [list(cols)] + [[_fmt(r.get(c)) or "-" for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     return "\n".join(
@@ -396,9 +477,11 @@ def plot_curves(
 ) -> Path:
     """Plot every metric against steps (top row) and minutes (bottom row), models overlaid.
 
-    Solid lines with markers are the decoded checkpoints; dashed lines are ESPnet's
-    per-epoch validation statistics of the same quantity ("valid stats", every logged
-    epoch). A metric no model has is left out. Written atomically (PNG).
+    Solid lines with markers are the decoded checkpoints; dash-dotted lines with square
+    (K=1), up (K=2) and down (K=3) triangles are their :data:`PER_K` scores, in the
+    panel of the same metric; dashed lines are ESPnet's per-epoch validation statistics
+    of the same quantity ("valid stats", every logged epoch). A metric no model has is
+    left out. Written atomically (PNG).
 
     Args:
         rows: :func:`learning_curves` rows.
@@ -418,7 +501,8 @@ def plot_curves(
 
     valid_rows = [dict(v, model=m) for m, eps in valid.items() for v in eps.values()]
     shown = [(m, t) for m, t in METRICS if has(m, rows) or any(
-        has(c, valid_rows) for c, (_, _, plot) in VALID_STATS.items() if plot == m)]
+        has(c, valid_rows) for c, (_, _, plot) in VALID_STATS.items() if plot == m)
+        or any(has(c, rows) for c, (*_, plot) in PER_K.items() if plot == m)]
     if not shown:
         shown = [METRICS[0]]
     models = list(dict.fromkeys(r["model"] for r in rows))
@@ -432,6 +516,13 @@ def plot_curves(
                              and r.get(xname) is not None and r.get(metric) is not None)
                 if pts:
                     ax.plot(*zip(*pts), marker="o", color=colors[model], label=model)
+                for col, (k, *_, plot) in PER_K.items():
+                    kp = sorted((r[xname], r[col]) for r in rows if r["model"] == model
+                                and plot == metric and r.get(xname) is not None
+                                and r.get(col) is not None)
+                    if kp:
+                        ax.plot(*zip(*kp), marker=_K_MARKERS[k], linestyle="-.",
+                                color=colors[model], alpha=0.7, label=f"{model} K={k}")
                 eps = valid.get(model, {})
                 for col, (key, _, plot) in VALID_STATS.items():
                     if plot != metric:

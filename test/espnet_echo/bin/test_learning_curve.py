@@ -12,6 +12,7 @@ import soundfile
 import torch
 
 from espnet_echo.bin import learning_curve
+from espnet_echo.metrics.curves import learning_curves
 from espnet_echo.tasks.echo import EchoTask
 
 FS = 16000
@@ -114,9 +115,13 @@ def test_two_models_two_checkpoints(setup, capsys):
     assert float(rows[0]["minutes"]) == pytest.approx(0.5)
     assert float(rows[1]["minutes"]) == pytest.approx(1.0)
     for r in rows:
-        for col in ("der", "sisdri", "wer", "cpwer", "k_acc"):
+        # the subset is dev_mix01 (K=1) and dev_mix02 (K=2): no K=3 column
+        for col in ("der", "sisdri", "wer", "cpwer", "k_acc", "wer_k1", "cpwer_k2",
+                    "sisdri_k1", "sisdri_k2"):
             assert np.isfinite(float(r[col])), (col, r)
+        assert r["sisdri_k3"] == ""
         assert r["num_utts"] == "2" and float(r["valid_der"]) > 60
+    assert "cpwer_k2" in table.splitlines()[0] and "sisdri_k3" not in table
     assert rows[1]["der"] != rows[3]["der"]  # the models differ
     assert len((out / "data" / "wav.scp").read_text().splitlines()) == 2
     img = matplotlib.image.imread(out / "curves.png")
@@ -126,6 +131,15 @@ def test_two_models_two_checkpoints(setup, capsys):
     hyp = out / "a" / "1epoch" / "decode" / "rttm"
     before = hyp.stat().st_mtime_ns
     learning_curve.main(cmd)
+    assert hyp.stat().st_mtime_ns == before
+    # --epochs: only epoch 2 is scored (decodes reused), valid stats of every epoch
+    learning_curve.main([*cmd, "--epochs", "2"])
+    with open(out / "curves.csv", newline="") as f:
+        picked = [(r["model"], r["epoch"]) for r in csv.DictReader(f)]
+    assert picked == [("a", "2"), ("b", "2")]
+    args = learning_curve.get_parser().parse_args(cmd)
+    got, valid = learning_curves([exps[0]], data, out, args, max_utts=2, epochs=[2])
+    assert [r["epoch"] for r in got] == [2] and sorted(valid["a"]) == [1, 2]
     assert hyp.stat().st_mtime_ns == before
 
 
@@ -149,6 +163,17 @@ def test_bad_exp_dirs_exit_with_one_named_error(setup, tmp_path):
         learning_curve.main(["--exp_dirs", str(other), *base])
     with pytest.raises(SystemExit, match="needs --plda_data_dir"):
         learning_curve.main(["--exp_dirs", str(exps[0]), "--diar_mode", "vbx", *base])
+    # --epochs checked in every dir before anything is decoded
+    kept = tmp_path / "e"
+    shutil.copytree(exps[0], kept)
+    (kept / "1epoch.pth").unlink()
+    with pytest.raises(SystemExit, match=r"e: no 1epoch.pth \(--epochs\); the dir has "
+                       r"2epoch.pth$"):
+        learning_curve.main(["--exp_dirs", str(exps[0]), str(kept), "--epochs", "1", *base])
+    assert not (tmp_path / "out" / "a").exists()
+    with pytest.raises(SystemExit):  # argparse: not allowed with
+        learning_curve.main(["--exp_dirs", str(exps[0]), "--epochs", "1", "--every", "2",
+                             *base])
 
 
 SPK_TINY = [
@@ -201,4 +226,5 @@ def test_vbx_fits_a_plda_per_checkpoint(tmp_path):
     for r in rows:
         assert np.isfinite(float(r["der"])) and np.isfinite(float(r["k_acc"]))
         assert r["sisdri"] == r["wer"] == r["cpwer"] == ""
+        assert r["wer_k1"] == r["cpwer_k2"] == r["sisdri_k2"] == ""  # no ASR/sep head
     assert (out / "curves.png").stat().st_size > 0

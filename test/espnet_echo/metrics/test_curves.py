@@ -1,6 +1,7 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
-"""Tests of espnet_echo.metrics.curves: log axes, subset, exp-dir checks, CSV and plot."""
+"""Tests of espnet_echo.metrics.curves: log axes, subset, exp-dir checks, epoch selection,
+per-K columns, CSV and plot."""
 
 import csv
 from pathlib import Path
@@ -10,12 +11,14 @@ import pytest
 from espnet_echo.data.datadir import load_data_dir
 from espnet_echo.metrics.curves import (
     COLUMNS,
+    PER_K,
     epoch_axes,
     find_exp_dir,
     format_table,
     pick_subset,
     plot_curves,
     scores_row,
+    select_epochs,
     write_csv,
     write_subset_dir,
 )
@@ -111,13 +114,61 @@ def test_find_exp_dir_errors_name_the_dir(tmp_path: Path):
     assert exp.name == "exp_a" and list(exp.checkpoints) == [2, 10]
 
 
+def _exp_with(tmp_path: Path, epochs) -> Path:
+    d = tmp_path / "exp_s"
+    (d / "log").mkdir(parents=True)
+    (d / "config.yaml").write_text("{}\n")
+    (d / "log" / "train.log").write_text(LOG)
+    for n in epochs:
+        (d / f"{n}epoch.pth").write_bytes(b"")
+    return d
+
+
+def test_select_epochs(tmp_path: Path):
+    exp = find_exp_dir(_exp_with(tmp_path, range(1, 8)))
+    assert list(select_epochs(exp)) == list(range(1, 8))
+    assert list(select_epochs(exp, every=3)) == [1, 3, 6, 7]  # + first and last kept
+    assert list(select_epochs(exp, every=1)) == list(range(1, 8))
+    assert list(select_epochs(exp, every=10)) == [1, 7]
+    sel = select_epochs(exp, epochs=[5, 2, 5])
+    assert list(sel) == [2, 5] and sel[5].name == "5epoch.pth"
+    with pytest.raises(DataFileError, match=r"exp_s: no 9epoch.pth, 11epoch.pth "
+                       r"\(--epochs\); the dir has 1epoch.pth, 2epoch.pth, .*7epoch.pth"):
+        select_epochs(exp, epochs=[2, 11, 9])
+    with pytest.raises(ValueError, match="--every must be >= 1"):
+        select_epochs(exp, every=0)
+    with pytest.raises(ValueError, match="at least one epoch"):
+        select_epochs(exp, epochs=[])
+    with pytest.raises(ValueError, match="either --epochs or --every"):
+        select_epochs(exp, epochs=[1], every=2)
+    # keep_nbest_models dropped the early epochs: the first kept one stands for epoch 1
+    for n in (1, 2, 3):
+        (exp.path / f"{n}epoch.pth").unlink()
+    assert list(select_epochs(find_exp_dir(exp.path), every=3)) == [4, 6, 7]
+
+
 def test_scores_row_takes_collar_0_and_none_for_missing_heads():
     scores = {"der": [{"collar": 0.25, "der": 5.0}, {"collar": 0.0, "der": 9.0}],
               "sisdr": None, "wer": {"wer": 50.0}, "cpwer": {"wer": 60.0},
               "speaker_count": {"accuracy": 75.0}, "num_utts": 4}
     row = scores_row(scores)
     assert row == {"der": 9.0, "sisdri": None, "wer": 50.0, "cpwer": 60.0,
-                   "k_acc": 75.0, "num_utts": 4}
+                   "k_acc": 75.0, **dict.fromkeys(PER_K), "num_utts": 4}
+
+
+def test_scores_row_per_num_spk():
+    """``by_num_spk`` as scoring.score writes it; absent K / heads give None."""
+    sub = lambda w, cp, sdri: {"num_utts": 1, "der": [],  # noqa: E731
+                               "wer": {"wer": w}, "cpwer": {"wer": cp},
+                               "sisdr": {"si_sdri": sdri} if sdri is not None else None}
+    scores = {"by_num_spk": {"1": sub(10.0, 11.0, 3.0), "2": sub(20.0, 40.0, None)}}
+    row = scores_row(scores)
+    assert (row["wer_k1"], row["cpwer_k2"]) == (10.0, 40.0)
+    assert (row["sisdri_k1"], row["sisdri_k2"], row["sisdri_k3"]) == (3.0, None, None)
+    no_asr = {"by_num_spk": {"1": {"num_utts": 1, "wer": None, "cpwer": None,
+                                   "sisdr": {"si_sdri": 1.5}}}}
+    row = scores_row(no_asr)
+    assert row["wer_k1"] is None and row["cpwer_k2"] is None and row["sisdri_k1"] == 1.5
 
 
 def test_csv_table_and_plot(tmp_path: Path):
@@ -129,7 +180,8 @@ def test_csv_table_and_plot(tmp_path: Path):
         for ep in (1, 2, 3):
             rows.append(dict(model=m, epoch=ep, steps=10 * ep, minutes=1.5 * ep,
                              der=50 - 5 * ep + off, sisdri=float(ep), wer=None, cpwer=None,
-                             k_acc=60.0 + ep, num_utts=4, valid_der=40.0 - ep))
+                             k_acc=60.0 + ep, num_utts=4, valid_der=40.0 - ep,
+                             sisdri_k1=2.0 * ep, sisdri_k2=None if m == "b" else 0.5))
             valid[m][ep] = dict(steps=10 * ep, minutes=1.5 * ep, valid_der=40.0 - ep,
                                 valid_k_acc=70.0, valid_si_snr=-3.0)
     path = write_csv(rows, tmp_path / "curves.csv")
@@ -137,8 +189,12 @@ def test_csv_table_and_plot(tmp_path: Path):
         got = list(csv.DictReader(f))
     assert tuple(got[0]) == COLUMNS and len(got) == 6
     assert got[0]["model"] == "a" and float(got[0]["der"]) == 45.0 and got[0]["wer"] == ""
+    assert float(got[1]["sisdri_k1"]) == 4.0 and got[0]["wer_k1"] == got[3]["sisdri_k2"] == ""
     table = format_table(rows)
-    assert len(table.splitlines()) == 7 and "k_acc" in table.splitlines()[0]
+    header = table.splitlines()[0].split()
+    assert len(table.splitlines()) == 7 and "k_acc" in header
+    assert header[-2:] == ["sisdri_k1", "sisdri_k2"]  # per-K columns no row has left out
+    assert table.splitlines()[4].split()[-2:] == ["2", "-"]  # b, epoch 1
     png = plot_curves(rows, valid, tmp_path / "curves.png")
     img = matplotlib.image.imread(png)
     assert img.shape[0] > 300 and img.shape[1] > 600  # 2 rows x 3 metrics (no WER)
