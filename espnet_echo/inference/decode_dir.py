@@ -38,24 +38,24 @@ STAMP = ".stamp.json"
 
 #: Options that change the hypotheses (device and threads do not; ``chunk_batch`` does
 #: not either, but is stamped too, so that a changed option always decodes again).
-#: ``dtype`` is stamped as resolved (``auto`` -> ``float32`` or ``bfloat16``); ``dtype``
-#: and ``quantize`` only when not at their defaults (:data:`OPTION_DEFAULTS`), so that
+#: ``dtype`` is stamped as resolved (``auto`` -> ``float32`` or ``bfloat16``); ``dtype``,
+#: ``quantize`` and ``solo_passthrough`` only when not at their defaults (:data:`OPTION_DEFAULTS`), so that
 #: the fp32 hypothesis dirs stamped before these options existed stay current.
 DECODING_OPTIONS = (
     "fs", "resample", "diar_threshold", "min_speaker_sec", "beam_size", "ctc_weight",
     "diar_mode", "num_speakers", "min_speakers", "max_speakers", "vbx_threshold",
     "loopP", "Fa", "Fb", "min_speech_share", "chunk_s", "chunk_hop_s", "chunk_batch",
-    "tasks", "dtype", "quantize",
+    "tasks", "dtype", "quantize", "solo_passthrough",
 )
 #: The options of :class:`Speech2Echo` that ``echo_inference`` passes on by name.
 SPEECH2ECHO_OPTIONS = (
     "device", "fs", "diar_threshold", "min_speaker_sec", "beam_size", "ctc_weight",
     "diar_mode", "plda_file", "num_speakers", "min_speakers", "max_speakers",
     "vbx_threshold", "loopP", "Fa", "Fb", "min_speech_share", "chunk_s", "chunk_hop_s",
-    "chunk_batch", "tasks", "dtype", "quantize",
+    "chunk_batch", "tasks", "dtype", "quantize", "solo_passthrough",
 )
 #: Defaults of options that a namespace of an older caller may lack.
-OPTION_DEFAULTS = {"dtype": "float32", "quantize": "none"}
+OPTION_DEFAULTS = {"dtype": "float32", "quantize": "none", "solo_passthrough": False}
 #: Where ``fit_plda`` writes the PLDA of a model, next to its checkpoint.
 DEFAULT_PLDA = "plda.npz"
 

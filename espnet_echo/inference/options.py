@@ -6,6 +6,8 @@ command-line flags, shared by ``echo_inference`` (data dirs) and ``echo_infer``
 
 import argparse
 
+from espnet2.utils.types import str2bool
+
 
 def add_speech2echo_arguments(p: argparse.ArgumentParser, chunk_s: float = 10.0) -> None:
     """Add every Speech2Echo option (but the model files) to ``p``.
@@ -52,4 +54,8 @@ def add_speech2echo_arguments(p: argparse.ArgumentParser, chunk_s: float = 10.0)
     p.add_argument("--quantize", choices=("none", "int8"), default="none",
                    help="int8: dynamic int8 quantisation of every nn.Linear (CPU, with "
                    "--dtype float32)")
+    p.add_argument("--solo_passthrough", type=str2bool, default=False,
+                   help="a chunk with one active speaker gives that speaker the mixture, "
+                   "not a separated slot (nothing to separate; an imperfect separator "
+                   "only distorts a lone talker)")
     p.add_argument("--num_threads", type=int, default=0, help="torch threads (0: keep)")

@@ -159,7 +159,11 @@ class Speech2Echo:
        their activity.
     4. **Tracks**: speaker ``k``'s track is, per chunk, its matched slot (silence
        where it has none), overlap-added across chunks with triangular crossfades
-       (:class:`~espnet_echo.inference.chunking.OverlapAdd`).
+       (:class:`~espnet_echo.inference.chunking.OverlapAdd`). With
+       ``solo_passthrough``, a chunk in which the diarization finds exactly one
+       speaker gives that speaker the chunk's mixture instead of a separated slot:
+       nothing needs separating there, and a separation head that is not perfect
+       only distorts a lone talker (measured: README, "Learning faster").
     5. **Words**: speaker ``k``'s words are those of its matched ASR slot, with times
        (CTC frames), each word kept from the chunk owning its onset frame (the
        nearest-centre rule of the frames); its text is its words joined by spaces.
@@ -203,6 +207,8 @@ class Speech2Echo:
             :mod:`espnet_echo.inference.precision`. ``self.dtype`` is the resolved one.
         quantize: ``"none"`` (default) or ``"int8"``: every ``nn.Linear`` dynamically
             quantised to int8 (CPU, with float32 only).
+        solo_passthrough: In a chunk with exactly one active speaker, that speaker's
+            track is the chunk's mixture, not its separated slot (step 4).
 
     Raises:
         RuntimeError: the checkpoint does not match the config.
@@ -244,6 +250,7 @@ class Speech2Echo:
         tasks: Optional[Sequence[str]] = None,
         dtype: str = "float32",
         quantize: str = "none",
+        solo_passthrough: bool = False,
     ):
         if diar_mode not in DIAR_MODES:
             raise ValueError(f"diar_mode must be one of {DIAR_MODES}, got {diar_mode!r}")
@@ -253,6 +260,7 @@ class Speech2Echo:
         self.dtype = resolve_dtype(dtype, device)
         check_quantize(quantize, self.dtype, device)
         self.quantize = quantize
+        self.solo_passthrough = solo_passthrough
         model, args = load_model(train_config, model_file, device)
         if self.dtype == "bfloat16":
             for obj, method in fp32_islands(model):
@@ -685,8 +693,15 @@ class Speech2Echo:
                 return np.asarray(counted[1], dtype=np.int64)
             return match_slots(slot_activity, window(i, len(slot_activity)))
 
+        def solo_of(i: int) -> int:
+            """The one speaker active in chunk ``i`` (-1: none or several)."""
+            if not self.solo_passthrough:
+                return -1
+            talking = np.flatnonzero(window(i, len(run.source_env[i])).any(axis=0))
+            return int(talking[0]) if len(talking) == 1 else -1
+
         if run.source_env and k_hat and tracks:
-            self._stitch_tracks(run, result, slots_of, track_dir)
+            self._stitch_tracks(run, result, slots_of, solo_of, track_dir)
         if run.tokens:
             lengths = [len(a) for a in run.token_activity]
             owned = owned_ranges(offsets, lengths)
@@ -706,8 +721,10 @@ class Speech2Echo:
             result.texts = [" ".join(w.text for w in ws) for ws in words]
         return result
 
-    def _stitch_tracks(self, run: "_Pass", result: EchoResult, slots_of, track_dir) -> None:
-        """Each speaker's separated track: per chunk the matched slot, overlap-added."""
+    def _stitch_tracks(self, run: "_Pass", result: EchoResult, slots_of, solo_of,
+                       track_dir) -> None:
+        """Each speaker's separated track: per chunk the matched slot (or, for the lone
+        speaker of a chunk under ``solo_passthrough``, the chunk's mixture), overlap-added."""
         k_hat = result.num_spk
         files, blocks = None, []
         if run.spill is not None and track_dir is not None:
@@ -728,9 +745,14 @@ class Speech2Echo:
                 slot_of = slots_of("sources", i, run.source_env[i])
                 src = run.sources(i)
                 tracks = np.zeros((k_hat, src.shape[1]), dtype=np.float32)
-                for k, s in enumerate(slot_of):
-                    if s >= 0:
-                        tracks[k] = src[s]
+                solo = solo_of(i)
+                mix = run.mixture(i) if solo >= 0 else None
+                if mix is not None:
+                    tracks[solo] = mix
+                else:
+                    for k, s in enumerate(slot_of):
+                        if s >= 0:
+                            tracks[k] = src[s]
                 ola.add(start, tracks)
             ola.close()
         finally:
@@ -842,6 +864,8 @@ class _Pass:
         speaker_frames: Stitched speaker frames (T, E) float16, or None.
         source_env / source_energy: Per chunk, slot envelopes (T_i, S) and energies
             (S,) dB re. the mixture.
+        held_sources / held_mixtures: Per chunk, the slots (S, n_i) and the mixture
+            (n_i,) the separation head saw, when they are not spilled.
         tokens: Per chunk, per slot ``(ids, frames)``.
         token_activity: Per chunk, the slots' token activity (T_i, S).
     """
@@ -855,6 +879,7 @@ class _Pass:
     source_env: List[np.ndarray] = field(default_factory=list)
     source_energy: List[np.ndarray] = field(default_factory=list)
     held_sources: List[np.ndarray] = field(default_factory=list)
+    held_mixtures: List[np.ndarray] = field(default_factory=list)
     tokens: List[List[Tuple[List[int], List[int]]]] = field(default_factory=list)
     token_activity: List[np.ndarray] = field(default_factory=list)
 
@@ -865,12 +890,17 @@ class _Pass:
         t = self.lengths[i] if len(self.lengths) > i else num_samples // shift
         if "sources" in flat:
             src = flat["sources"][b, :, :num_samples].float().cpu().numpy()
+            mix = (flat["mixture"][b, :num_samples].float().cpu().numpy()
+                   if "mixture" in flat else None)
             self.source_env.append(frame_envelope(src, shift, t))
             self.source_energy.append(flat["source_energy_db"][b].float().cpu().numpy())
             if self.spill is not None:
                 np.save(self.spill / f"{i}.npy", src.astype(np.float16))
+                if mix is not None:
+                    np.save(self.spill / f"{i}_mix.npy", mix.astype(np.float16))
             else:
                 self.held_sources.append(src)
+                self.held_mixtures.append(mix)
         if "tokens" in flat:
             hyps = []
             for s, n in enumerate(flat["token_lengths"][b].tolist()):
@@ -885,6 +915,14 @@ class _Pass:
         if self.spill is None:
             return self.held_sources[i]
         return np.load(self.spill / f"{i}.npy").astype(np.float32)
+
+    def mixture(self, i: int) -> Optional[np.ndarray]:
+        """The mixture (n_i,) of chunk ``i`` as the separation head saw it (None: the
+        head did not return it)."""
+        if self.spill is None:
+            return self.held_mixtures[i]
+        path = self.spill / f"{i}_mix.npy"
+        return np.load(path).astype(np.float32) if path.is_file() else None
 
 
 def speech2echo_from_files(files, options: Dict) -> Speech2Echo:

@@ -826,3 +826,49 @@ def test_long_recording_result_is_coherent_per_speaker(model_dir, monkeypatch, t
         got = [round(w.start / echo.frame_sec) for w in res.words[k]]
         assert got == said[true_k]  # every word once, at its frame, to its speaker
         assert {w.text for w in res.words[k]} == {"AB"[true_k]}
+
+
+def test_solo_passthrough_gives_a_lone_speaker_the_mixture(model_dir):
+    """solo_passthrough: a chunk with one active speaker gets the mixture, not a slot;
+    a chunk with two keeps the separated slots; without it the slot is used."""
+    frames = 25
+    mixture = torch.linspace(-0.5, 0.5, 16000)[None]
+    one = np.zeros((frames, 3))
+    one[:, 1] = 1
+    env = np.zeros((3, frames))
+    env[2] = 1.0
+    out = _out(one, [-50.0, -50.0, -5.0], None, envelopes=env, t=frames)
+    out.update(mixture=mixture, mixture_lengths=torch.tensor([16000]))
+    plain = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth")
+    solo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
+                       solo_passthrough=True)
+    assert plain.postprocess(dict(out), duration=1.0).sources[0, 0] == 3.0  # slot 2
+    res = solo.postprocess(dict(out), duration=1.0)
+    assert res.num_spk == 1
+    np.testing.assert_allclose(res.sources[0], mixture[0].numpy(), atol=1e-6)
+    two = np.zeros((frames, 3))
+    two[:, 0] = two[:, 1] = 1
+    env2 = np.zeros((3, frames))
+    env2[0] = env2[2] = 1.0
+    out2 = _out(two, [-5.0, -50.0, -5.0], None, envelopes=env2, t=frames)
+    out2.update(mixture=mixture, mixture_lengths=torch.tensor([16000]))
+    res = solo.postprocess(out2, duration=1.0)
+    assert res.num_spk == 2 and sorted(res.sources[:, 0].tolist()) == [1.0, 3.0]
+    # a head that returns no mixture: the slot, as without the option
+    assert solo.postprocess(_out(one, [-50.0, -50.0, -5.0], None, envelopes=env, t=frames),
+                            duration=1.0).sources[0, 0] == 3.0
+
+
+def test_spilled_chunks_keep_their_mixture(tmp_path):
+    """Long recordings spill each chunk's slots and mixture to disk (float16)."""
+    from espnet_echo.inference.speech2echo import _Pass
+
+    run = _Pass(starts=[0, 800], num_samples=2400, spill=tmp_path)
+    for i in range(2):
+        flat = _out(None, [-5.0, -5.0], None, n=1600)
+        flat.update(mixture=torch.full((1, 1600), 0.25 * (i + 1)))
+        run.collect(0, flat, 1600, 160, 0.01)
+    assert run.mixture(1).shape == (1600,) and float(run.mixture(1)[0]) == 0.5
+    assert run.sources(0).shape == (2, 1600)
+    run.collect(0, _out(None, [-5.0, -5.0], None, n=1600), 1600, 160, 0.01)
+    assert run.mixture(2) is None  # a head without the mixture
