@@ -12,8 +12,13 @@ and ``<out_dir>/curves.png`` (each metric against training steps and wall-clock 
 from ``log/train.log``, models overlaid, with the per-speaker-count scores ``wer_k1``,
 ``cpwer_k2``, ``sisdri_k1``..``sisdri_k3`` as dash-dotted lines and ESPnet's per-epoch
 validation statistics of the same quantities, every logged epoch, as dashed "valid stats"
-lines). Decoded checkpoints are skipped on a re-run (the decode's stamp).
-Details: :mod:`espnet_echo.metrics.curves`.
+lines). With ``--probe_data_dir`` (e.g. ``dump/raw/probe``) each checkpoint of a model
+with a speaker head also gets the speaker/content factorisation probe (the library of
+``espnet_echo.bin.factorisation_probe``), written to
+``<out_dir>/<model>/<N>epoch/probe.json``, as the columns and panels
+``factorisation_gap`` (points) and ``speaker_id`` (the probe's speaker-ID top-1, %);
+empty for models without one. Decoded and probed checkpoints are skipped on a re-run
+(the decode's stamp, the probe's). Details: :mod:`espnet_echo.metrics.curves`.
 
 Example (30 kept epochs of two models, decoded at epochs 1, 5, 10, ..., 30)::
 
@@ -21,7 +26,8 @@ Example (30 kept epochs of two models, decoded at epochs 1, 5, 10, ..., 30)::
         --data_dir dump/raw/dev --max_utts 50 --out_dir exp/curves --diar_mode eend \\
         --every 5
 
-or ``--epochs 1 5 10`` for chosen epochs.
+or ``--epochs 1 5 10`` for chosen epochs; add ``--probe_data_dir dump/raw/probe`` for
+the factorisation probe of each checkpoint.
 """
 
 import argparse
@@ -53,6 +59,10 @@ def get_parser() -> argparse.ArgumentParser:
                    help="--diar_mode vbx: training dump to fit each checkpoint's PLDA on")
     p.add_argument("--plda_max_utts", type=int, default=None,
                    help="--diar_mode vbx: utterances of --plda_data_dir per PLDA")
+    p.add_argument("--probe_data_dir", default=None,
+                   help="also run the speaker/content factorisation probe on this data "
+                        "dir (e.g. dump/raw/probe) for each checkpoint of a model with a "
+                        "speaker head: columns factorisation_gap, speaker_id")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--epochs", type=int, nargs="+", default=None,
                        help="decode only these epochs' <N>epoch.pth (default: all kept)")
@@ -77,6 +87,7 @@ def main(cmd=None) -> None:
             args.exp_dirs, args.data_dir, args.out_dir, args, max_utts=args.max_utts,
             seed=args.seed, plda_data_dir=args.plda_data_dir,
             plda_max_utts=args.plda_max_utts, epochs=args.epochs, every=args.every,
+            probe_data_dir=args.probe_data_dir,
         )
     csv_path = write_csv(rows, f"{args.out_dir}/curves.csv")
     png_path = plot_curves(rows, valid, f"{args.out_dir}/curves.png")

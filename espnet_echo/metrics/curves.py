@@ -39,24 +39,40 @@ plotted for every logged epoch, whichever checkpoints are decoded.
 With ``diar_mode: vbx`` every checkpoint gets its own PLDA, fitted on the training data
 (:func:`espnet_echo.inference.speaker_embeddings.fit_plda`) into
 ``<out_dir>/<model>/<N>epoch/plda.npz``.
+
+With a probe dir (``--probe_data_dir``, e.g. the mini recipe's ``dump/raw/probe``) every
+checkpoint of a model with a speaker head also gets the speaker/content factorisation
+probe (:func:`espnet_echo.ssl.factorisation.factorisation_probe`, on the CPU, as
+``espnet_echo.bin.factorisation_probe`` runs it), written to
+``<out_dir>/<model>/<N>epoch/probe.json`` with its stamp (checkpoint, config, probe data;
+a re-run keeps a current one), as the columns (:data:`PROBE`):
+
+* ``factorisation_gap``: the probe's gap (points);
+* ``speaker_id``: its ``speaker_id_spk``, speaker-ID top-1 on the held-out speakers (%).
+
+Empty for a model without speaker head (its ``config.yaml`` has no ``spk_head``) and
+without a probe dir. The probe dir is checked before anything is decoded.
 """
 
 import argparse
 import copy
 import csv
+import hashlib
 import json
 import logging
 import math
 import random
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from espnet_echo.data.datadir import DataDir, load_data_dir
+from espnet_echo.data.scp import entry_stamp
 from espnet_echo.inference.decode_dir import decode_data_dir
 from espnet_echo.metrics.report import _get
-from espnet_echo.utils.fileio import DataFileError, atomic_open, staged_dir
+from espnet_echo.utils.fileio import DataFileError, atomic_open, file_digest, staged_dir
 from espnet_echo.utils.train_log import epoch_history, training_start
 
 PathLike = Union[str, Path]
@@ -85,10 +101,20 @@ PER_K = {
     "sisdri_k2": ("2", "sisdr", "si_sdri", "sisdri"),
     "sisdri_k3": ("3", "sisdr", "si_sdri", "sisdri"),
 }
+#: Factorisation-probe figures: column -> (field of the probe's result, subplot title)
+#: (:class:`espnet_echo.ssl.factorisation.FactorisationResult`).
+PROBE = {
+    "factorisation_gap": ("gap", "Factorisation gap (points)"),
+    "speaker_id": ("speaker_id_spk", "Speaker ID top-1 (%, probe)"),
+}
 COLUMNS = (
-    "model", "epoch", "steps", "minutes", *(m for m, _ in METRICS), *PER_K, "num_utts",
-    *VALID_STATS,
+    "model", "epoch", "steps", "minutes", *(m for m, _ in METRICS), *PER_K, *PROBE,
+    "num_utts", *VALID_STATS,
 )
+#: The probe result of a checkpoint, in ``<out_dir>/<model>/<N>epoch``.
+PROBE_FILE = "probe.json"
+#: Neighbours of the probe's k-NN vote (``factorisation_probe``'s default ``--k``).
+PROBE_K = 1
 #: Marker of each K of :data:`PER_K` in the plot.
 _K_MARKERS = {"1": "s", "2": "^", "3": "v"}
 _CHECKPOINT = re.compile(r"(\d+)epoch\.pth")
@@ -351,6 +377,134 @@ def scores_row(scores: Dict) -> Dict[str, Optional[float]]:
     return row
 
 
+def check_probe_dir(path: PathLike) -> Dict:
+    """Check a factorisation-probe dir up front and stamp its data.
+
+    Runs the probe's own checks (:func:`espnet_echo.ssl.factorisation.probe_items`) and
+    checks that every source's audio exists; no audio is read.
+
+    Args:
+        path: The probe data or dump dir (clean sources, ``utt2spks``, ``text_spk{n}``).
+
+    Returns:
+        The data's stamp (JSON-ready): the dir, a digest of its list files and of its
+        sources' audio entries (path, size, mtime; a pipe entry changes it on every run).
+
+    Raises:
+        DataFileError, ValueError: the dir is missing, is not a valid data dir, lacks
+            clean sources, speaker labels or transcripts, has no speaker or transcript
+            that occurs twice, or lists a source file that does not exist; the message
+            starts with ``--probe_data_dir`` and names the dir or its file.
+    """
+    from espnet_echo.ssl.factorisation import probe_items
+
+    try:
+        ddir, items = probe_items(path)
+    except DataFileError as e:
+        raise DataFileError(f"--probe_data_dir: {e}") from None
+    except ValueError as e:
+        raise ValueError(f"--probe_data_dir: {e}") from None
+    lists = {}
+    for p in sorted(ddir.path.iterdir()):
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in _NOT_LISTS:
+            lists[p.name] = file_digest(p)
+    audio = hashlib.sha256()
+    for it in items:
+        stamp = entry_stamp(it["wav"])
+        if stamp is None:  # a pipe: its input cannot be known
+            stamp = f"pipe {time.time_ns()}"
+        elif stamp.endswith(" missing"):
+            raise DataFileError(
+                f"--probe_data_dir: {ddir.path}: the source audio of {it['utt']!r} "
+                f"({it['wav'].strip()}) does not exist"
+            )
+        audio.update(f"{it['utt']} {it['spk']} {stamp}\n".encode())
+    return {"data_dir": str(ddir.path.resolve()), "lists": lists, "audio": audio.hexdigest()}
+
+
+def has_speaker_head(train_config: PathLike) -> bool:
+    """True if the training config builds a speaker head (``spk_head`` set).
+
+    Raises:
+        DataFileError: the config cannot be read or parsed (named).
+    """
+    import yaml
+
+    try:
+        with open(train_config, encoding="utf-8") as f:
+            conf = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise DataFileError(f"{train_config}: cannot read the training config ({e})") from None
+    return isinstance(conf, dict) and conf.get("spk_head") not in (None, "none")
+
+
+def probe_checkpoint(
+    train_config: PathLike,
+    model_file: PathLike,
+    probe_dir: PathLike,
+    data_stamp: Dict,
+    out: PathLike,
+    fs: int = 16000,
+) -> Tuple[Dict, bool]:
+    """Run the factorisation probe of one checkpoint into ``out`` unless it is current.
+
+    The model is loaded on the CPU as ``espnet_echo.bin.factorisation_probe`` loads it;
+    ``out`` (JSON: the :class:`~espnet_echo.ssl.factorisation.FactorisationResult`
+    fields, ``model_file`` and ``stamp``) is kept when its ``stamp`` equals this run's
+    (checkpoint and config digests, ``data_stamp``, ``fs``, ``k``).
+
+    Args:
+        train_config: The model's ``config.yaml``.
+        model_file: The checkpoint.
+        probe_dir: The probe data dir.
+        data_stamp: :func:`check_probe_dir`'s stamp of ``probe_dir``.
+        out: The probe's JSON file.
+        fs: The model's sample rate (Hz).
+
+    Returns:
+        ``(result, probed)``: ``out``'s content, and False if it was up to date (skipped).
+
+    Raises:
+        ValueError: the checkpoint does not match the config (names both), the model has
+            no speaker head, or a bad probe dir (named).
+        DataFileError, AudioError: bad probe data (named).
+    """
+    from espnet_echo.inference.speech2echo import Speech2Echo
+    from espnet_echo.ssl.factorisation import factorisation_probe
+
+    out = Path(out)
+    stamp = {
+        "model_file": file_digest(model_file),
+        "train_config": file_digest(train_config),
+        "data": data_stamp,
+        "fs": fs,
+        "k": PROBE_K,
+    }
+    try:
+        with open(out, encoding="utf-8") as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        old = None
+    if isinstance(old, dict) and old.get("stamp") == stamp:
+        logging.info(f"{out} is up to date; skipped (remove it to probe again)")
+        return old, False
+    try:
+        model = Speech2Echo(train_config, model_file, fs=fs).model
+    except RuntimeError as e:
+        raise ValueError(f"{model_file}: cannot be loaded with {train_config}: {e}") from None
+    r = factorisation_probe(model, probe_dir, fs=fs, k=PROBE_K)
+    result = dict(r.to_dict(), model_file=str(model_file), stamp=stamp)
+    with atomic_open(out) as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    return result, True
+
+
+def probe_row(result: Optional[Dict]) -> Dict[str, Optional[float]]:
+    """The :data:`PROBE` columns of a :func:`probe_checkpoint` result (None: empty)."""
+    return {col: (result or {}).get(key) for col, (key, _) in PROBE.items()}
+
+
 def learning_curves(
     exp_dirs: Sequence[PathLike],
     data_dir: PathLike,
@@ -362,6 +516,7 @@ def learning_curves(
     plda_max_utts: Optional[int] = None,
     epochs: Optional[Sequence[int]] = None,
     every: Optional[int] = None,
+    probe_data_dir: Optional[PathLike] = None,
 ) -> Tuple[List[Dict], Dict[str, Dict[int, Dict]]]:
     """Decode and score the ``<N>epoch.pth`` of every experiment dir.
 
@@ -378,17 +533,22 @@ def learning_curves(
         epochs: Decode only these epochs (:func:`select_epochs`; None: all kept).
         every: Decode only every N-th kept epoch, the first and the last
             (:func:`select_epochs`).
+        probe_data_dir: Probe data dir of the factorisation probe
+            (:func:`probe_checkpoint`, into ``<model>/<N>epoch/probe.json``) of every
+            checkpoint of a model with a speaker head (None: no probe).
 
     Returns:
         ``(rows, valid)``: one row per model and decoded checkpoint (:data:`COLUMNS`),
         and ``{model: {epoch: axes and valid stats}}`` of every logged epoch.
 
     Raises:
-        DataFileError: a bad experiment dir or data dir, or an epoch of ``epochs``
-            without its checkpoint (named; checked before anything is decoded).
+        DataFileError: a bad experiment dir or data dir, an epoch of ``epochs``
+            without its checkpoint, or a bad ``probe_data_dir`` (named; checked before
+            anything is decoded; :func:`check_probe_dir`).
         ValueError: a checkpoint that does not fit its config (named), two experiment
             dirs of the same name, vbx mode without ``plda_data_dir``, a bad
-            ``epochs``/``every``.
+            ``epochs``/``every``, a ``probe_data_dir`` without transcripts or where no
+            speaker or no transcript occurs twice (named; checked up front).
     """
     from espnet_echo.inference.speaker_embeddings import fit_plda
     from espnet_echo.metrics.scoring import score, write_scores
@@ -403,6 +563,9 @@ def learning_curves(
     if vbx and plda_data_dir is None:
         raise ValueError("--diar_mode vbx needs --plda_data_dir (the training dump) to "
                          "fit the PLDA of each checkpoint")
+    probe_stamp = None if probe_data_dir is None else check_probe_dir(probe_data_dir)
+    spk_head = {e.name: probe_stamp is not None and has_speaker_head(e.config)
+                for e in exps}
     out_dir = Path(out_dir)
     full = load_data_dir(data_dir)
     utts = pick_subset(full.utts, max_utts, seed)
@@ -432,6 +595,11 @@ def learning_curves(
             ax = axes.get(epoch, {})
             row["steps"], row["minutes"] = ax.get("steps"), ax.get("minutes")
             row.update(scores_row(scores))
+            probe = None
+            if spk_head[exp.name]:
+                probe, _ = probe_checkpoint(exp.config, ckpt, probe_data_dir, probe_stamp,
+                                            where / PROBE_FILE, fs=opts.fs)
+            row.update(probe_row(probe))
             row.update({c: ax.get(c) for c in VALID_STATS})
             rows.append(row)
     return rows, valid
@@ -457,12 +625,13 @@ def write_csv(rows: Sequence[Dict], path: PathLike) -> Path:
 
 
 def format_table(rows: Sequence[Dict]) -> str:
-    """A compact fixed-width table of the rows (model, epoch, axes, metrics, per-K).
+    """A compact fixed-width table of the rows (model, epoch, axes, metrics, per-K, probe).
 
-    A :data:`PER_K` column that no row has is left out; other missing values are ``-``.
+    A :data:`PER_K` or :data:`PROBE` column that no row has is left out; other missing
+    values are ``-``.
     """
-    per_k = [c for c in PER_K if any(r.get(c) is not None for r in rows)]
-    cols = ("model", "epoch", "steps", "minutes", *(m for m, _ in METRICS), *per_k)
+    extra = [c for c in (*PER_K, *PROBE) if any(r.get(c) is not None for r in rows)]
+    cols = ("model", "epoch", "steps", "minutes", *(m for m, _ in METRICS), *extra)
     cells = [list(cols)] + [[_fmt(r.get(c)) or "-" for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     return "\n".join(
@@ -480,8 +649,9 @@ def plot_curves(
     Solid lines with markers are the decoded checkpoints; dash-dotted lines with square
     (K=1), up (K=2) and down (K=3) triangles are their :data:`PER_K` scores, in the
     panel of the same metric; dashed lines are ESPnet's per-epoch validation statistics
-    of the same quantity ("valid stats", every logged epoch). A metric no model has is
-    left out. Written atomically (PNG).
+    of the same quantity ("valid stats", every logged epoch). The :data:`PROBE` figures
+    get a panel each (solid lines). A metric no model has is left out. Written atomically
+    (PNG).
 
     Args:
         rows: :func:`learning_curves` rows.
@@ -500,7 +670,8 @@ def plot_curves(
         return any(r.get(col) is not None for r in data)
 
     valid_rows = [dict(v, model=m) for m, eps in valid.items() for v in eps.values()]
-    shown = [(m, t) for m, t in METRICS if has(m, rows) or any(
+    panels = (*METRICS, *((c, t) for c, (_, t) in PROBE.items()))
+    shown = [(m, t) for m, t in panels if has(m, rows) or any(
         has(c, valid_rows) for c, (_, _, plot) in VALID_STATS.items() if plot == m)
         or any(has(c, rows) for c, (*_, plot) in PER_K.items() if plot == m)]
     if not shown:

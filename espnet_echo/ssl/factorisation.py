@@ -34,12 +34,12 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from espnet_echo.data.datadir import load_data_dir
+from espnet_echo.data.datadir import DataDir, load_data_dir
 from espnet_echo.data.refs import read_labelled_sources
 from espnet_echo.data.scp import load_entry
 
@@ -207,6 +207,45 @@ def probe_features(
     return {"speaker": np.stack(spk_out), "content": np.stack(con_out)}
 
 
+def probe_items(
+    data_dir: Union[str, Path], max_utts: Optional[int] = None
+) -> Tuple[DataDir, List[Dict[str, str]]]:
+    """Read and check the items of the probe: the labelled clean sources of a data dir.
+
+    The checks :func:`factorisation_probe` makes before it loads any audio, so a caller
+    can check a probe dir up front (no audio is opened).
+
+    Args:
+        data_dir: Data or dump dir with clean sources, ``utt2spks`` and transcripts.
+        max_utts: Use a seeded subset of this many mixtures (None: all).
+
+    Returns:
+        ``(ddir, items)``: the data dir and its sources
+        (:func:`~espnet_echo.data.refs.read_labelled_sources`).
+
+    Raises:
+        DataFileError: problems of the data dir (the message names the file).
+        ValueError: no transcript for a source, or no speaker or no transcript that
+            occurs twice (the message names the dir).
+    """
+    ddir = load_data_dir(data_dir)
+    items = read_labelled_sources(ddir, max_utts=max_utts)
+    if any(not it["text"] for it in items):
+        raise ValueError(
+            f"{ddir.path}: the factorisation probe needs a transcript for every source "
+            "(text_spk{n})"
+        )
+    for what, labels in (("speaker", [it["spk"] for it in items]),
+                         ("transcript", [it["text"] for it in items])):
+        if len(labels) == len(set(labels)):
+            raise ValueError(
+                f"{ddir.path}: no {what} occurs twice among its {len(labels)} sources, so "
+                "leave-one-out k-NN has nothing to find; use a split where each sentence "
+                "is read by several speakers (the mini recipe's probe split)"
+            )
+    return ddir, items
+
+
 def factorisation_probe(
     model: torch.nn.Module,
     data_dir: Union[str, Path],
@@ -231,21 +270,7 @@ def factorisation_probe(
         ValueError: no transcripts, no speaker or no transcript that occurs twice, or a
             model without speaker head.
     """
-    ddir = load_data_dir(data_dir)
-    items = read_labelled_sources(ddir, max_utts=max_utts)
-    if any(not it["text"] for it in items):
-        raise ValueError(
-            f"{ddir.path}: the factorisation probe needs a transcript for every source "
-            "(text_spk{n})"
-        )
-    for what, labels in (("speaker", [it["spk"] for it in items]),
-                         ("transcript", [it["text"] for it in items])):
-        if len(labels) == len(set(labels)):
-            raise ValueError(
-                f"{ddir.path}: no {what} occurs twice among its {len(labels)} sources, so "
-                "leave-one-out k-NN has nothing to find; use a split where each sentence "
-                "is read by several speakers (the mini recipe's probe split)"
-            )
+    ddir, items = probe_items(data_dir, max_utts=max_utts)
     wavs = []
     for it in items:
         x = load_entry(it["wav"], f"{ddir.path}: source of {it['utt']}", fs)

@@ -228,3 +228,118 @@ def test_vbx_fits_a_plda_per_checkpoint(tmp_path):
         assert r["sisdri"] == r["wer"] == r["cpwer"] == ""
         assert r["wer_k1"] == r["cpwer_k2"] == r["sisdri_k2"] == ""  # no ASR/sep head
     assert (out / "curves.png").stat().st_size > 0
+
+
+def _probe_dir(root: Path) -> Path:
+    """3 speakers (pitch) x 2 sentences (on/off pattern), one clean 0.5-s source each."""
+    d = root / "probe"
+    (d / "wav").mkdir(parents=True)
+    t = np.arange(FS // 2) / FS
+    lines = {"wav.scp": [], "spk1.scp": [], "utt2spks": [], "text_spk1": [],
+             "utt2num_spk": []}
+    for i, (spk, f0) in enumerate((("low", 180.0), ("mid", 420.0), ("high", 900.0))):
+        for j, text in enumerate(("AB", "BA")):
+            utt = f"probe_mix{i * 10 + j:06d}"
+            env = 0.5 + 0.5 * np.sign(np.sin(2 * np.pi * (2 + 3 * j) * t))
+            path = d / "wav" / f"{utt}.wav"
+            soundfile.write(path, 0.3 * env * np.sin(2 * np.pi * f0 * t), FS)
+            lines["wav.scp"].append(f"{utt} {path}")
+            lines["spk1.scp"].append(f"{utt} {path}")
+            lines["utt2spks"].append(f"{utt} {spk}")
+            lines["text_spk1"].append(f"{utt} {text}")
+            lines["utt2num_spk"].append(f"{utt} 1")
+    for name, rows in lines.items():
+        (d / name).write_text("".join(r + "\n" for r in sorted(rows)))
+    return d
+
+
+@pytest.fixture(scope="module")
+def spk_exp(tmp_path_factory):
+    """An experiment dir ``spk`` of a tiny diar + speaker-head model (2 checkpoints)."""
+    root = tmp_path_factory.mktemp("spk")
+    tiny = root / "tiny"
+    tiny.mkdir()
+    (tiny / "spk_list.txt").write_text("".join(f"v{i}\n" for i in range(6)))
+    EchoTask.main(cmd=["--dry_run", "true", "--output_dir", str(tiny),
+                       "--spk_list", str(tiny / "spk_list.txt"), *SPK_TINY])
+    model, _ = EchoTask.build_model_from_file(tiny / "config.yaml", None, "cpu")
+    return _exp_dir(root / "exp", "spk", tiny / "config.yaml", model.state_dict())
+
+
+def test_probe_columns_cached_and_empty_without_speaker_head(setup, spk_exp, tmp_path,
+                                                             capsys):
+    import json
+
+    import matplotlib.image
+
+    root, exps, data = setup
+    probe = _probe_dir(tmp_path)
+    out = tmp_path / "curves"
+    cmd = ["--exp_dirs", str(exps[0]), str(spk_exp), "--data_dir", str(data),
+           "--out_dir", str(out), "--max_utts", "2", "--num_threads", "1",
+           "--probe_data_dir", str(probe)]
+    learning_curve.main(cmd)
+    table = capsys.readouterr().out.splitlines()
+    with open(out / "curves.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["model"], r["epoch"]) for r in rows] == [
+        ("a", "1"), ("a", "2"), ("spk", "1"), ("spk", "2")]
+    for r in rows[:2]:  # no speaker head: empty cells, no probe file
+        assert r["factorisation_gap"] == r["speaker_id"] == "", r
+    assert not list((out / "a").glob("*/probe.json"))
+    for r, epoch in zip(rows[2:], (1, 2)):
+        gap, spk_id = float(r["factorisation_gap"]), float(r["speaker_id"])
+        assert -100.0 <= gap <= 100.0 and 0.0 <= spk_id <= 100.0, r
+        got = json.loads((out / "spk" / f"{epoch}epoch" / "probe.json").read_text())
+        assert got["gap"] == pytest.approx(gap) and got["num_items"] == 6
+        assert got["speaker_id_spk"] == pytest.approx(spk_id)
+    header = table[0].split()
+    assert header[-2:] == ["factorisation_gap", "speaker_id"]
+    assert table[1].split()[-2:] == ["-", "-"]  # a, epoch 1
+    assert all(c != "-" for c in table[3].split()[-2:])  # spk, epoch 1
+    img = matplotlib.image.imread(out / "curves.png")
+    assert img[..., :3].std() > 0.01
+    # a re-run probes nothing again (the probe's stamp); a stale stamp probes again
+    p1, p2 = out / "spk" / "1epoch" / "probe.json", out / "spk" / "2epoch" / "probe.json"
+    before = p1.stat().st_mtime_ns, p2.stat().st_mtime_ns
+    learning_curve.main(cmd)
+    assert (p1.stat().st_mtime_ns, p2.stat().st_mtime_ns) == before
+    stale = json.loads(p2.read_text())
+    stamp = stale["stamp"]
+    stale["stamp"] = dict(stamp, model_file="0" * 64)
+    p2.write_text(json.dumps(stale))
+    learning_curve.main(cmd)
+    assert p1.stat().st_mtime_ns == before[0]
+    assert json.loads(p2.read_text())["stamp"] == stamp
+    # without --probe_data_dir the columns are empty and left out of the table
+    capsys.readouterr()
+    learning_curve.main(cmd[:-2])
+    assert "speaker_id" not in capsys.readouterr().out
+    with open(out / "curves.csv", newline="") as f:
+        assert all(r["speaker_id"] == "" for r in csv.DictReader(f))
+
+
+def test_bad_probe_dir_fails_before_decoding(setup, spk_exp, tmp_path):
+    root, exps, data = setup
+    base = ["--exp_dirs", str(spk_exp), "--data_dir", str(data),
+            "--out_dir", str(tmp_path / "out"), "--num_threads", "1"]
+    with pytest.raises(SystemExit, match=r"learning_curve: error: --probe_data_dir: "
+                       r".*nope: data dir not found"):
+        learning_curve.main([*base, "--probe_data_dir", str(tmp_path / "nope")])
+    probe = _probe_dir(tmp_path)
+    (probe / "utt2spks").unlink()
+    with pytest.raises(SystemExit, match=r"--probe_data_dir: .*probe/utt2spks: file not "
+                       r"found"):
+        learning_curve.main([*base, "--probe_data_dir", str(probe)])
+    (probe / "utt2spks").write_text(
+        "".join(f"probe_mix{i:06d} s{i}\n" for i in (0, 1, 10, 11, 20, 21)))
+    with pytest.raises(SystemExit, match=r"--probe_data_dir: .*probe: no speaker occurs "
+                       r"twice"):
+        learning_curve.main([*base, "--probe_data_dir", str(probe)])
+    shutil.rmtree(probe)
+    probe = _probe_dir(tmp_path)
+    (probe / "wav" / "probe_mix000010.wav").unlink()
+    with pytest.raises(SystemExit, match=r"--probe_data_dir: .*probe: the source audio "
+                       r"of 'probe_mix000010' .* does not exist"):
+        learning_curve.main([*base, "--probe_data_dir", str(probe)])
+    assert not (tmp_path / "out" / "spk").exists()  # nothing decoded

@@ -1,7 +1,7 @@
 # Copyright 2026 espnet-echo developers
 #  Apache 2.0
 """Tests of espnet_echo.metrics.curves: log axes, subset, exp-dir checks, epoch selection,
-per-K columns, CSV and plot."""
+per-K columns, probe columns, CSV and plot."""
 
 import csv
 from pathlib import Path
@@ -12,11 +12,14 @@ from espnet_echo.data.datadir import load_data_dir
 from espnet_echo.metrics.curves import (
     COLUMNS,
     PER_K,
+    PROBE,
     epoch_axes,
     find_exp_dir,
     format_table,
+    has_speaker_head,
     pick_subset,
     plot_curves,
+    probe_row,
     scores_row,
     select_epochs,
     write_csv,
@@ -199,3 +202,39 @@ def test_csv_table_and_plot(tmp_path: Path):
     img = matplotlib.image.imread(png)
     assert img.shape[0] > 300 and img.shape[1] > 600  # 2 rows x 3 metrics (no WER)
     assert img[..., :3].std() > 0.01  # not blank
+
+
+def test_probe_columns_in_csv_table_and_plot(tmp_path: Path):
+    import matplotlib.image
+
+    result = {"gap": 12.5, "speaker_id_spk": 50.0, "chance_speaker": 20.0}
+    assert probe_row(result) == {"factorisation_gap": 12.5, "speaker_id": 50.0}
+    assert probe_row(None) == dict.fromkeys(PROBE)
+    assert COLUMNS.index("speaker_id") < COLUMNS.index("num_utts")
+    rows = [dict(model=m, epoch=ep, steps=10 * ep, minutes=1.5 * ep, der=40.0 - ep,
+                 **probe_row({"gap": 10.0 * ep, "speaker_id_spk": 30.0 + ep}
+                             if m == "spk" else None))
+            for m in ("a", "spk") for ep in (1, 2)]
+    with open(write_csv(rows, tmp_path / "curves.csv"), newline="") as f:
+        got = list(csv.DictReader(f))
+    assert got[0]["factorisation_gap"] == got[1]["speaker_id"] == ""
+    assert float(got[3]["factorisation_gap"]) == 20.0 and float(got[3]["speaker_id"]) == 32.0
+    table = format_table(rows).splitlines()
+    assert table[0].split()[-2:] == ["factorisation_gap", "speaker_id"]
+    assert table[1].split()[-2:] == ["-", "-"] and table[4].split()[-2:] == ["20", "32"]
+    plain = [{k: v for k, v in r.items() if k not in PROBE} for r in rows]
+    assert "speaker_id" not in format_table(plain)  # no probe: columns left out
+    with_probe = matplotlib.image.imread(plot_curves(rows, {}, tmp_path / "p.png"))
+    without = matplotlib.image.imread(plot_curves(plain, {}, tmp_path / "n.png"))
+    assert with_probe.shape[1] > 2.5 * without.shape[1]  # DER + 2 probe panels vs DER
+
+
+def test_has_speaker_head(tmp_path: Path):
+    conf = tmp_path / "config.yaml"
+    conf.write_text("spk_head: arcface\nspk_head_conf: {embed_dim: 8}\n")
+    assert has_speaker_head(conf)
+    for text in ("spk_head: null\n", "spk_head: none\n", "asr_head: multispkr\n"):
+        conf.write_text(text)
+        assert not has_speaker_head(conf), text
+    with pytest.raises(DataFileError, match="nope.yaml: cannot read the training config"):
+        has_speaker_head(tmp_path / "nope.yaml")
