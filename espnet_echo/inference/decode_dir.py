@@ -39,8 +39,10 @@ STAMP = ".stamp.json"
 #: Options that change the hypotheses (device and threads do not; ``chunk_batch`` does
 #: not either, but is stamped too, so that a changed option always decodes again).
 #: ``dtype`` is stamped as resolved (``auto`` -> ``float32`` or ``bfloat16``); ``dtype``,
-#: ``quantize`` and ``solo_passthrough`` only when not at their defaults (:data:`OPTION_DEFAULTS`), so that
-#: the fp32 hypothesis dirs stamped before these options existed stay current.
+#: ``quantize`` and ``solo_passthrough`` only when not at their values before the options
+#: existed (:data:`OPTION_DEFAULTS`), so that the hypothesis dirs stamped then stay
+#: current exactly when they would decode the same (``solo_passthrough`` is on by default
+#: now, so those dirs are decoded again).
 DECODING_OPTIONS = (
     "fs", "resample", "diar_threshold", "min_speaker_sec", "beam_size", "ctc_weight",
     "diar_mode", "num_speakers", "min_speakers", "max_speakers", "vbx_threshold",
@@ -54,7 +56,8 @@ SPEECH2ECHO_OPTIONS = (
     "vbx_threshold", "loopP", "Fa", "Fb", "min_speech_share", "chunk_s", "chunk_hop_s",
     "chunk_batch", "tasks", "dtype", "quantize", "solo_passthrough",
 )
-#: Defaults of options that a namespace of an older caller may lack.
+#: Values of options before they existed: what a namespace of an older caller that lacks
+#: them means, and what an older stamp that lacks them recorded.
 OPTION_DEFAULTS = {"dtype": "float32", "quantize": "none", "solo_passthrough": False}
 #: Where ``fit_plda`` writes the PLDA of a model, next to its checkpoint.
 DEFAULT_PLDA = "plda.npz"

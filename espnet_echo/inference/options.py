@@ -54,8 +54,8 @@ def add_speech2echo_arguments(p: argparse.ArgumentParser, chunk_s: float = 10.0)
     p.add_argument("--quantize", choices=("none", "int8"), default="none",
                    help="int8: dynamic int8 quantisation of every nn.Linear (CPU, with "
                    "--dtype float32)")
-    p.add_argument("--solo_passthrough", type=str2bool, default=False,
+    p.add_argument("--solo_passthrough", type=str2bool, default=True,
                    help="a chunk with one active speaker gives that speaker the mixture, "
                    "not a separated slot (nothing to separate; an imperfect separator "
-                   "only distorts a lone talker)")
+                   "only distorts a lone talker); false: always the separated slot")
     p.add_argument("--num_threads", type=int, default=0, help="torch threads (0: keep)")

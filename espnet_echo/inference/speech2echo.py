@@ -160,7 +160,7 @@ class Speech2Echo:
     4. **Tracks**: speaker ``k``'s track is, per chunk, its matched slot (silence
        where it has none), overlap-added across chunks with triangular crossfades
        (:class:`~espnet_echo.inference.chunking.OverlapAdd`). With
-       ``solo_passthrough``, a chunk in which the diarization finds exactly one
+       ``solo_passthrough`` (the default), a chunk in which the diarization finds exactly one
        speaker gives that speaker the chunk's mixture instead of a separated slot:
        nothing needs separating there, and a separation head that is not perfect
        only distorts a lone talker (measured: README, "Learning faster").
@@ -208,7 +208,8 @@ class Speech2Echo:
         quantize: ``"none"`` (default) or ``"int8"``: every ``nn.Linear`` dynamically
             quantised to int8 (CPU, with float32 only).
         solo_passthrough: In a chunk with exactly one active speaker, that speaker's
-            track is the chunk's mixture, not its separated slot (step 4).
+            track is the chunk's mixture, not its separated slot (step 4; default on,
+            False gives the slot as before).
 
     Raises:
         RuntimeError: the checkpoint does not match the config.
@@ -250,7 +251,7 @@ class Speech2Echo:
         tasks: Optional[Sequence[str]] = None,
         dtype: str = "float32",
         quantize: str = "none",
-        solo_passthrough: bool = False,
+        solo_passthrough: bool = True,
     ):
         if diar_mode not in DIAR_MODES:
             raise ValueError(f"diar_mode must be one of {DIAR_MODES}, got {diar_mode!r}")

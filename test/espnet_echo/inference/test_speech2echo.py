@@ -839,9 +839,9 @@ def test_solo_passthrough_gives_a_lone_speaker_the_mixture(model_dir):
     env[2] = 1.0
     out = _out(one, [-50.0, -50.0, -5.0], None, envelopes=env, t=frames)
     out.update(mixture=mixture, mixture_lengths=torch.tensor([16000]))
-    plain = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth")
-    solo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
-                       solo_passthrough=True)
+    plain = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
+                        solo_passthrough=False)
+    solo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth")  # the default
     assert plain.postprocess(dict(out), duration=1.0).sources[0, 0] == 3.0  # slot 2
     res = solo.postprocess(dict(out), duration=1.0)
     assert res.num_spk == 1
