@@ -71,6 +71,15 @@ def test_run_sh_flags_are_checked(recipe, opts, message):
     assert proc.returncode == 2 and message in proc.stderr, proc.stdout + proc.stderr
 
 
+@pytest.mark.parametrize("cmd, message", [
+    (["local/kset_curve.sh", "exp/no_such_model"], "exp/no_such_model/config.yaml not found"),
+    (["local/reference_report.sh", "stray"], "Usage: local/reference_report.sh [--every N]"),
+])
+def test_local_report_scripts_refuse_bad_calls(recipe, cmd, message):
+    proc = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True)
+    assert proc.returncode in (1, 2) and message in proc.stderr, proc.stdout + proc.stderr
+
+
 def test_reference_configs_are_the_mini_configs_for_longer(recipe):
     """conf/tuning/*_reference.yaml: the make-mini model, only trained longer, every epoch kept."""
     for name in ("echo", "ume_ebf"):
