@@ -368,3 +368,19 @@ def test_staged_recipe_chains_the_stages_and_writes_the_protocol_table(recipe):
     proc = run(recipe, "--stage", "6", "--stop_stage", "6", "--train_configs", configs[2])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "is trained; skipped" not in proc.stdout + proc.stderr
+    # ... afresh: the stale dir is set aside, not resumed (which would train nothing)
+    assert "moved to exp/echo_staged_s3_spk.stale" in proc.stdout + proc.stderr
+    assert (exp / "echo_staged_s3_spk.stale" / "valid.loss.best.pth").exists()
+    log = (s["s3_spk"] / "log/train.log").read_text()
+    assert "already reached at max_epoch" not in log and "1epoch results" in log
+
+    # an interrupted run (no "finished" line) resumes and keeps its log's earlier epochs
+    log_path = s["s3_spk"] / "log/train.log"
+    log_path.write_text("\n".join(x for x in log.splitlines()
+                                   if "The training was finished at" not in x) + "\n")
+    proc = run(recipe, "--stage", "6", "--stop_stage", "6", "--train_configs", configs[2])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "resuming from its checkpoint.pth" in proc.stdout + proc.stderr
+    resumed = log_path.read_text()
+    assert resumed.startswith(log.splitlines()[0]) and "1epoch results" in resumed
+    assert "resumed by echo.sh" in resumed and "The training was finished at" in resumed

@@ -167,6 +167,31 @@ token_dir=data/token_list/${token_type}
 token_list=${token_dir}/tokens.txt
 stats_dir=exp/stats_${feats_tag}
 model_dir() { echo "exp/echo_$(basename "${1%.*}")"; }
+# train_state <dir> <checkpoint> <input file>...: "done" (the trainer logged that it
+# finished and <checkpoint> is newer than every input), "stale" (an input, e.g. the config
+# or an init_param file, is newer than <checkpoint>: train afresh), or "todo" (never
+# started, or interrupted: ESPnet's --resume continues from checkpoint.pth).
+train_state() {
+    local dir=$1 ckpt=$2 f
+    shift 2
+    [ -e "${dir}/${ckpt}" ] || { echo todo; return; }
+    for f in "$@"; do
+        [ "${dir}/${ckpt}" -nt "${f}" ] || { echo stale; return; }
+    done
+    if grep -q "The training was finished at" "${dir}/log/train.log" 2>/dev/null; then
+        echo done
+    else
+        echo todo
+    fi
+}
+# set_aside <dir>: a stale training dir moves to <dir>.stale (replacing an older one), so
+# the new run starts from scratch instead of resuming the old checkpoint.
+set_aside() {
+    rm -rf "$1.stale"
+    mv "$1" "$1.stale"
+    mkdir -p "$1/log"
+    log "  $1 is older than its config or init files: moved to $1.stale; training afresh"
+}
 pretrain_dir() { echo "exp/jepa_$(basename "${1%.*}")"; }
 conf_value() {  # conf_value <yaml> <key> [<subkey>...]: a value of a config, empty if unset
     "${py[@]}" -m espnet_echo.bin.config_get "$@"
@@ -188,6 +213,13 @@ run_train() {  # run_train <exp dir> <log> <python -m module and its args...>
     local dir=$1 logfile=$2
     shift 2
     if [ -z "${dist_launcher}" ]; then
+        # A resumed run (checkpoint.pth) appends to its log, so the epochs before the
+        # interruption stay in it (the learning curves read steps and minutes from it).
+        local redirect=">"
+        if [ -f "${dir}/checkpoint.pth" ] && [ -f "${logfile}" ]; then
+            redirect=">>"
+            echo "# $(date '+%Y-%m-%dT%H:%M:%S') resumed by echo.sh from ${dir}/checkpoint.pth" >> "${logfile}"
+        fi
         # the options go right after the module name, so --train_args/--pretrain_args
         # still override them
         local cmd=() arg after_m=false
@@ -200,7 +232,11 @@ run_train() {  # run_train <exp dir> <log> <python -m module and its args...>
                 after_m=true
             fi
         done
-        "${cmd[@]}" > "${logfile}" 2>&1
+        if [ "${redirect}" = ">>" ]; then
+            "${cmd[@]}" >> "${logfile}" 2>&1
+        else
+            "${cmd[@]}" > "${logfile}" 2>&1
+        fi
     else
         local jobname=${logfile}
         if echo "${cuda_cmd}" | grep -q -e queue.pl -e queue-freegpu.pl; then
@@ -400,8 +436,10 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ] && [ -n "${pretrain_configs
                 || { log "ERROR: GMM fit failed; see ${dir}/log/fit_gmm.log"; tail -n 20 "${dir}/log/fit_gmm.log"; exit 1; }
         fi
         log "  pretrain ${config} -> ${dir}"
-        if [ -f "${dir}/latest.pth" ] && [ "${dir}/latest.pth" -nt "${config}" ] \
-            && { [ -z "${gmm}" ] || [ "${dir}/latest.pth" -nt "${gmm}" ]; }; then
+        # shellcheck disable=SC2086
+        state=$(train_state "${dir}" latest.pth "${config}" ${gmm})
+        [ "${state}" = stale ] && set_aside "${dir}"
+        if [ "${state}" = done ]; then
             log "  ${dir} is trained; skipped (remove it to retrain)"
         else
             # shellcheck disable=SC2086
@@ -455,16 +493,17 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         mkdir -p "${dir}/log"
         # Pretrained weights named by the config's init_param (path:src_key:dst_key).
         init_files=$(conf_value "${config}" init_param | cut -d: -f1)
-        current=true
-        [ -f "${dir}/valid.loss.best.pth" ] && [ "${dir}/valid.loss.best.pth" -nt "${config}" ] || current=false
         for f in ${init_files}; do
             [ -f "${f}" ] || { log "ERROR: ${config} initialises from ${f}, which does not exist (run stage 5 with --pretrain_configs)"; exit 1; }
-            [ "${dir}/valid.loss.best.pth" -nt "${f}" ] || current=false
         done
-        if "${current}"; then
+        # shellcheck disable=SC2086
+        state=$(train_state "${dir}" valid.loss.best.pth "${config}" ${init_files})
+        if [ "${state}" = done ]; then
             log "  ${dir} is trained; skipped (remove it to retrain)"
             continue
         fi
+        [ "${state}" = stale ] && set_aside "${dir}"
+        [ "${state}" = todo ] && [ -f "${dir}/checkpoint.pth" ] && log "  ${dir}: resuming from its checkpoint.pth"
         spk_opts=""
         if has_spk_head "${config}"; then
             [ -f "${spk_list}" ] || { log "ERROR: ${config} has a speaker head but ${spk_list} does not exist (run stage 3)"; exit 1; }
