@@ -23,12 +23,18 @@ The x axes come from the training log (:func:`espnet_echo.utils.train_log.epoch_
 * ``steps``: ESPnet's ``total_count`` of the epoch's ``[train]`` summary, the cumulative
   number of training iterations (batches; with ``accum_grad`` > 1 the optimizer steps
   are this divided by ``accum_grad``);
-* ``minutes``: wall-clock minutes from the first ``<N>/<M>epoch started`` line to the
-  ``<N>epoch results:`` line (so validation time is included).
+* ``minutes``: cumulative wall-clock training minutes of the finished epochs up to N
+  (:func:`espnet_echo.utils.train_log.cumulative_minutes`): the sum, over the epochs
+  e <= N with a ``<e>epoch results:`` line, of the time from the last ``<e>/<M>epoch
+  started`` line before it to that line (so validation time is included).
 
-When a log holds only the epochs since a resume (``run.pl`` truncates ``train.log`` on
-each start), minutes count from the resume, and checkpoints of epochs the log does not
-list get empty ``steps``/``minutes`` (and are left out of the plots).
+A resumed run appends to ``train.log``: the time between runs (an interruption of
+hours, say) does not count, nor does a run of an epoch that was killed before its
+results and started again; an epoch whose results are logged twice (re-run after a
+resume) counts with its last run, for its statistics as for its minutes. A log that
+holds only the epochs since a resume (older recipes truncated ``train.log`` on each
+start) gives minutes counting from its first start, and checkpoints of epochs the log
+does not list get empty ``steps``/``minutes`` (and are left out of the plots).
 
 The same log gives ESPnet's per-epoch validation statistics of the same quantities, as
 the ``valid_*`` columns (``valid_der``, ``valid_k_acc``, ``valid_wer``, ``valid_cer`` in
@@ -73,7 +79,7 @@ from espnet_echo.data.scp import entry_stamp
 from espnet_echo.inference.decode_dir import decode_data_dir
 from espnet_echo.metrics.report import _get
 from espnet_echo.utils.fileio import DataFileError, atomic_open, file_digest, staged_dir
-from espnet_echo.utils.train_log import epoch_history, training_start
+from espnet_echo.utils.train_log import cumulative_minutes, epoch_history
 
 PathLike = Union[str, Path]
 
@@ -215,6 +221,11 @@ def select_epochs(
 def epoch_axes(log: PathLike) -> Dict[int, Dict[str, Optional[float]]]:
     """Steps, minutes and validation statistics of every finished epoch of a log.
 
+    ``minutes`` is the cumulative training time of the finished epochs up to the epoch,
+    without the time between runs of a resumed (appended) log and without killed runs
+    of an epoch (module docstring; :func:`espnet_echo.utils.train_log.
+    cumulative_minutes`); an epoch logged twice counts with its last run.
+
     Returns:
         ``{epoch: {"steps", "minutes", <VALID_STATS columns>}}``; a value the log does
         not give is None.
@@ -222,15 +233,14 @@ def epoch_axes(log: PathLike) -> Dict[int, Dict[str, Optional[float]]]:
     Raises:
         DataFileError: the log is missing (named).
     """
-    start = training_start(log)
+    history = epoch_history(log)
+    minutes = cumulative_minutes(history)
     out = {}
-    for ep in epoch_history(log):
+    for ep in history:
         train, valid = ep.sections.get("train", {}), ep.sections.get("valid", {})
         steps = train.get("total_count")
-        minutes = None
-        if start is not None and ep.time is not None:
-            minutes = (ep.time - start).total_seconds() / 60.0
-        row = {"steps": int(steps) if steps is not None else None, "minutes": minutes}
+        row = {"steps": int(steps) if steps is not None else None,
+               "minutes": minutes[ep.epoch]}
         for col, (key, scale, _) in VALID_STATS.items():
             v = valid.get(key)
             row[col] = v * scale if v is not None and math.isfinite(v) else None

@@ -30,11 +30,24 @@ class EpochStats:
         epoch: The epoch number N (1-based).
         time: When the line was logged (the log's local time), None if it has no stamp.
         sections: ``{"train": {key: value}, "valid": {...}, ...}``: the numeric pairs.
+        started: When this run of the epoch started: the stamp of the last
+            ``<N>/<M>epoch started`` line of the same N before the results line (an
+            earlier start of N that was killed and re-run does not count), None if there
+            is none (or it has no stamp).
     """
 
     epoch: int
     time: Optional[datetime.datetime]
     sections: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    started: Optional[datetime.datetime] = None
+
+    @property
+    def seconds(self) -> Optional[float]:
+        """Wall-clock seconds of the epoch (training and validation): ``time - started``;
+        None if either stamp is missing."""
+        if self.time is None or self.started is None:
+            return None
+        return (self.time - self.started).total_seconds()
 
 
 def _line_time(line: str) -> Optional[datetime.datetime]:
@@ -62,30 +75,65 @@ def _open_log(log_path: PathLike) -> Path:
 
 
 def epoch_history(log_path: PathLike) -> List[EpochStats]:
-    """Every finished epoch of an ESPnet training log, in log order.
+    """Every finished epoch of an ESPnet training log, sorted by epoch.
 
-    A resumed run appends to the same log; an epoch logged twice keeps its last line.
+    A resumed run may append to the same log: an epoch logged twice (re-run after a
+    resume) keeps its last results line, and the start of that last run of it.
 
     Args:
         log_path: The trainer's log (stderr of ``espnet_echo.bin.*_train``).
 
     Returns:
-        One :class:`EpochStats` per ``<N>epoch results:`` line, sorted by epoch. The
-        train section's ``total_count`` is ESPnet's cumulative number of training
-        iterations (batches) at the end of the epoch.
+        One :class:`EpochStats` per epoch with a ``<N>epoch results:`` line, sorted by
+        epoch, with its ``started`` time (the last ``<N>/<M>epoch started`` line of
+        that N before the results line, each start line used at most once). The train
+        section's ``total_count`` is ESPnet's cumulative number of training iterations
+        (batches) at the end of the epoch.
 
     Raises:
         DataFileError: the log is missing; the message names it.
     """
     path = _open_log(log_path)
     found: Dict[int, EpochStats] = {}
+    starts: Dict[int, Optional[datetime.datetime]] = {}
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             m = _EPOCH_LINE.search(line.rstrip("\n"))
             if m:
                 n = int(m.group(1))
-                found[n] = EpochStats(n, _line_time(line), _sections(m.group(2)))
+                found[n] = EpochStats(n, _line_time(line), _sections(m.group(2)),
+                                      starts.pop(n, None))
+                continue
+            s = _STARTED.search(line)
+            if s:
+                starts[int(s.group(1))] = _line_time(line)
     return [found[n] for n in sorted(found)]
+
+
+def cumulative_minutes(history: List[EpochStats]) -> Dict[int, Optional[float]]:
+    """Cumulative training minutes at the end of each finished epoch.
+
+    The minutes of epoch N are the sum of :attr:`EpochStats.seconds` (start to results
+    line of the last run of the epoch, so validation is included) over the epochs of
+    ``history`` up to N: time between runs (a resume after an interruption, the time
+    between a results line and the next start) and runs of an epoch that were killed
+    and re-run do not count. A log that holds only the epochs since a resume (older
+    recipes truncated it on each start) counts from its first start.
+
+    Args:
+        history: :func:`epoch_history` of a log.
+
+    Returns:
+        ``{epoch: minutes}``; None from the first epoch whose duration is unknown (a
+        results line without its start line, or a line without stamp) on.
+    """
+    out: Dict[int, Optional[float]] = {}
+    total: Optional[float] = 0.0
+    for ep in sorted(history, key=lambda e: e.epoch):
+        sec = ep.seconds
+        total = None if total is None or sec is None else total + sec
+        out[ep.epoch] = None if total is None else total / 60.0
+    return out
 
 
 def training_start(log_path: PathLike) -> Optional[datetime.datetime]:

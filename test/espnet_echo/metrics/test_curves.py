@@ -52,9 +52,9 @@ def test_epoch_history_and_axes(tmp_path: Path):
     assert training_start(log).second == 47
     axes = epoch_axes(log)
     assert axes[1]["steps"] == 2 and axes[2]["steps"] == 4
-    # 04:20:47.266 -> 04:21:19.260 and -> 04:22:47.266
+    # epoch 1: 04:20:47.266 -> 04:21:19.260; epoch 2: 04:21:24.448 -> 04:22:47.266
     assert axes[1]["minutes"] == pytest.approx(31.994 / 60)
-    assert axes[2]["minutes"] == pytest.approx(2.0)
+    assert axes[2]["minutes"] == pytest.approx((31.994 + 82.818) / 60)
     assert axes[1]["valid_der"] == pytest.approx(69.4)
     assert axes[2]["valid_k_acc"] == pytest.approx(50.0)
     assert axes[1]["valid_si_snr"] == pytest.approx(-24.705)
@@ -72,6 +72,59 @@ def test_resumed_log_keeps_last_line_and_missing_log(tmp_path: Path):
     empty = tmp_path / "empty.log"
     empty.write_text("no epochs\n")
     assert epoch_axes(empty) == {} and training_start(empty) is None
+
+
+def _stamped(t: str, msg: str) -> str:
+    return f"[vm] 2026-12-01 {t},000 (trainer:334) INFO: {msg}"
+
+
+def _results(n: int, count: int, der: float) -> str:
+    return (f"{n}epoch results: [train] loss=1.0, total_count={count}, "
+            f"[valid] diar_der={der}, loss=2.0")
+
+
+def test_appended_log_minutes_skip_resume_gaps_and_killed_runs(tmp_path: Path):
+    """A resumed run appends to train.log: the interruption, the killed run of epoch 3
+    and its first (re-run) results line do not count."""
+    log = tmp_path / "train.log"
+    log.write_text("\n".join([
+        "/venv/bin/python3 espnet_echo/bin/echo_train.py --config conf/train.yaml",
+        _stamped("08:00:00", "1/4epoch started"),
+        _stamped("08:02:00", _results(1, 10, 0.9)),
+        _stamped("08:02:10", "2/4epoch started. Estimated time to finish: 6 minutes"),
+        _stamped("08:05:10", _results(2, 20, 0.8)),
+        _stamped("08:05:20", "3/4epoch started. Estimated time to finish: 4 minutes"),
+        _stamped("08:06:00", "3epoch:train:1-5batch: iter_time=0.05, loss=1.0"),
+        "/venv/bin/python3 espnet_echo/bin/echo_train.py --config conf/train.yaml "
+        "--resume true",
+        _stamped("13:00:00", "3/4epoch started"),
+        _stamped("13:01:00", _results(3, 30, 0.7)),
+        "/venv/bin/python3 espnet_echo/bin/echo_train.py --config conf/train.yaml "
+        "--resume true",
+        _stamped("14:00:00", "3/4epoch started"),
+        _stamped("14:02:00", _results(3, 31, 0.6)),
+        _stamped("14:02:05", "4/4epoch started. Estimated time to finish: 2 minutes"),
+        _stamped("14:04:05", _results(4, 41, 0.5)),
+    ]) + "\n")
+    axes = epoch_axes(log)
+    assert list(axes) == [1, 2, 3, 4]
+    assert [axes[e]["minutes"] for e in axes] == pytest.approx([2.0, 5.0, 7.0, 9.0])
+    assert [axes[e]["steps"] for e in axes] == [10, 20, 31, 41]
+    assert axes[3]["valid_der"] == pytest.approx(60.0)  # the last run of epoch 3
+
+
+def test_truncated_log_counts_from_its_first_start(tmp_path: Path):
+    """Older recipes truncated train.log on a resume: it holds the later epochs only."""
+    log = tmp_path / "train.log"
+    log.write_text("\n".join([
+        _stamped("13:00:00", "3/4epoch started"),
+        _stamped("13:01:30", _results(3, 30, 0.7)),
+        _stamped("13:01:40", "4/4epoch started"),
+        _stamped("13:02:40", _results(4, 40, 0.6)),
+    ]) + "\n")
+    axes = epoch_axes(log)
+    assert list(axes) == [3, 4]
+    assert [axes[3]["minutes"], axes[4]["minutes"]] == pytest.approx([1.5, 2.5])
 
 
 def test_pick_subset_is_seeded_and_sorted():
