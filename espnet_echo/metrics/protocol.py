@@ -35,7 +35,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from espnet_echo.metrics.report import _fmt, _get, read_json_object
 from espnet_echo.utils.fileio import DataFileError
-from espnet_echo.utils.train_log import epoch_history, training_start
+from espnet_echo.utils.train_log import cumulative_minutes, epoch_history
 
 PathLike = Union[str, Path]
 
@@ -90,15 +90,17 @@ def training_budget(model_dirs: Sequence[PathLike]) -> Dict[str, Optional[float]
         log = Path(d) / "log" / "train.log"
         if not log.is_file():
             raise DataFileError(f"{log}: training log not found")
-        history, start = epoch_history(log), training_start(log)
+        history = epoch_history(log)
         last = history[-1] if history else None
         count = None if last is None else last.sections.get("train", {}).get("total_count")
-        if count is None or start is None or last.time is None or steps is None:
+        # the finished epochs' own durations: an appended log's restart gaps do not count
+        spent = None if last is None else cumulative_minutes(history).get(last.epoch)
+        if count is None or spent is None or steps is None:
             steps, minutes = None, None
             continue
         # ESPnet's total_count is cumulative within a run: the last epoch has them all
         steps += int(count)
-        minutes += (last.time - start).total_seconds() / 60.0
+        minutes += spent
     return {"steps": steps, "minutes": minutes}
 
 
