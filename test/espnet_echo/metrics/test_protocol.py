@@ -16,10 +16,13 @@ from espnet_echo.utils.fileio import DataFileError
 
 
 def _log(d, epochs):
-    """An ESPnet-style train.log: start line, then one results line per epoch."""
+    """An ESPnet-style train.log: each epoch's start line, then its results line."""
     (d / "log").mkdir(parents=True)
-    lines = ["[vm] 2026-11-30 10:00:00,000 (trainer:334) INFO: 1/9epoch started"]
+    lines, start = [], 0
     for ep, (minute, steps) in enumerate(epochs, 1):
+        lines.append(f"[vm] 2026-11-30 10:{start:02d}:00,000 (trainer:334) INFO: "
+                     f"{ep}/9epoch started")
+        start = minute
         lines.append(
             f"[vm] 2026-11-30 10:{minute:02d}:00,000 (trainer:390) INFO: {ep}epoch results: "
             f"[train] loss=1.0, total_count={steps}, [valid] loss=1.0"
