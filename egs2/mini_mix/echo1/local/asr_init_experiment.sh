@@ -49,11 +49,13 @@ train() {  # train <config> <exp dir> <epochs> <num_spk> <train dir> <valid dir>
             opts+=(--"${kind}"_data_path_and_name_and_type "${d}/text_spk${n},text_spk${n},text")
         done
     done
+    # the log is appended to, so a resumed run keeps its earlier epochs (for the curves)
+    [ -f "${dir}/checkpoint.pth" ] && echo "# $(date '+%Y-%m-%dT%H:%M:%S') resumed" >> "${dir}/log/train.log"
     python -m espnet_echo.bin.echo_train --config "${config}" \
         --token_list data/token_list/char/tokens.txt --token_type char --num_spk "${nspk}" \
         --normalize global_mvn --normalize_conf stats_file=exp/stats_fbank/train/feats_stats.npz \
         "${opts[@]}" "$@" --max_epoch "${epochs}" --keep_nbest_models "${epochs}" \
-        --ngpu 0 --seed 0 --resume true --output_dir "${dir}" > "${dir}/log/train.log" 2>&1 \
+        --ngpu 0 --seed 0 --resume true --output_dir "${dir}" >> "${dir}/log/train.log" 2>&1 \
         || { echo "$0: training failed; see ${dir}/log/train.log" >&2; exit 1; }
 }
 mix_shapes=(--train_shape_file exp/stats_fbank/train/speech_shape --valid_shape_file exp/stats_fbank/valid/speech_shape)
