@@ -73,6 +73,7 @@ from espnet_echo.codec.jepa_fsq import CodecInputError, JEPAFSQCodec
 from espnet_echo.codec.packing import TokenFileHeader, TokenHeaderError
 from espnet_echo.data.scp import load_entry
 from espnet_echo.utils.audio import AudioError, load_audio
+from espnet_echo.utils.checkpoint import CheckpointError, load_state_dict
 from espnet_echo.utils.fileio import (
     SAFE_NAME,
     DataFileError,
@@ -159,8 +160,9 @@ class CodecRunner:
         Raises:
             CodecModelError: Missing files, a config that is not a ``jepa_fsq`` codec, a
                 training config instead of ``codec_train``'s output ``config.yaml``, or
-                a checkpoint whose parameters do not fit the config (e.g. trained with
-                another frame rate, levels or sizes).
+                a checkpoint that is not a readable state dict (empty, corrupt, not
+                written by ``torch.save``) or whose parameters do not fit the config
+                (e.g. trained with another frame rate, levels or sizes).
         """
         from espnet_echo import registry
         from espnet2.tasks.gan_codec import GANCodecTask
@@ -191,11 +193,9 @@ class CodecRunner:
             )
         model, _ = GANCodecTask.build_model_from_file(config, None, device)
         try:
-            state = torch.load(model_file, map_location=device, weights_only=True)
-        except Exception as e:  # unpickling errors of a corrupt/non-torch file
-            raise CodecModelError(f"{model_file}: cannot read checkpoint ({e})") from e
-        if not isinstance(state, dict):
-            raise CodecModelError(f"{model_file}: not a model state dict")
+            state = load_state_dict(model_file, map_location=device)
+        except CheckpointError as e:  # empty, corrupt, non-torch file or not a dict
+            raise CodecModelError(str(e)) from e
         spec_key = "codec.generator.spec"
         expected = model.codec.generator.spec_tensor()
         if spec_key not in state:

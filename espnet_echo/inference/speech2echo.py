@@ -46,6 +46,7 @@ from espnet_echo.inference.precision import (
 from espnet_echo.inference.result import EchoResult, Word
 from espnet_echo.tasks.echo import EchoTask
 from espnet_echo.utils.archive import check_archive
+from espnet_echo.utils.checkpoint import load_state_dict
 from espnet_echo.utils.fileio import file_digest
 from espnet_echo.utils.memory import trim_heap
 
@@ -97,9 +98,11 @@ def load_model(
         RuntimeError: missing or unexpected keys (ESPnet itself loads with
             ``strict=False``; here a mismatch is an error naming both files).
         ValueError: a file the config names is missing (:func:`build_model`).
+        CheckpointError: ``model_file`` is missing, empty, corrupt or not a state dict
+            (:func:`espnet_echo.utils.checkpoint.load_state_dict`; a ValueError).
     """
     model, args = build_model(train_config, device)
-    state = torch.load(model_file, map_location=device, weights_only=True)
+    state = load_state_dict(model_file, map_location=device)
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise RuntimeError(
@@ -158,12 +161,14 @@ class Speech2Echo:
        are the counted separation (or ASR) slots, and the other head is matched to
        their activity.
     4. **Tracks**: speaker ``k``'s track is, per chunk, its matched slot (silence
-       where it has none), overlap-added across chunks with triangular crossfades
+       where it has none) scaled to its least-squares share of the chunk's mixture
+       (:func:`mixture_gain`: SI-SNR training leaves a slot's level and sign
+       arbitrary), overlap-added across chunks with triangular crossfades
        (:class:`~espnet_echo.inference.chunking.OverlapAdd`). With
-       ``solo_passthrough`` (the default), a chunk in which the diarization finds exactly one
-       speaker gives that speaker the chunk's mixture instead of a separated slot:
-       nothing needs separating there, and a separation head that is not perfect
-       only distorts a lone talker (measured: README, "Learning faster").
+       ``solo_passthrough`` (the default), a chunk in which the diarization finds
+       exactly one speaker gives that speaker the chunk's mixture instead of a
+       separated slot: nothing needs separating there, and a separation head that is
+       not perfect only distorts a lone talker (measured: README, "Learning faster").
     5. **Words**: speaker ``k``'s words are those of its matched ASR slot, with times
        (CTC frames), each word kept from the chunk owning its onset frame (the
        nearest-centre rule of the frames); its text is its words joined by spaces.
@@ -219,7 +224,8 @@ class Speech2Echo:
             PLDA whose dimension is not the head's ``embed_dim`` (naming the file);
             an unknown task; ``fs`` other than the rate the model was trained at
             (``frontend_conf: fs`` of the config).
-        DataFileError: an unreadable PLDA file (naming it).
+        DataFileError: an unreadable PLDA file (naming it); a missing, empty, corrupt
+            or non-state-dict ``model_file`` (``CheckpointError``, naming it).
     """
 
     @typechecked
@@ -746,14 +752,14 @@ class Speech2Echo:
                 slot_of = slots_of("sources", i, run.source_env[i])
                 src = run.sources(i)
                 tracks = np.zeros((k_hat, src.shape[1]), dtype=np.float32)
-                solo = solo_of(i)
-                mix = run.mixture(i) if solo >= 0 else None
-                if mix is not None:
+                mix = run.mixture(i)
+                solo = solo_of(i) if mix is not None else -1
+                if solo >= 0:
                     tracks[solo] = mix
                 else:
                     for k, s in enumerate(slot_of):
                         if s >= 0:
-                            tracks[k] = src[s]
+                            tracks[k] = src[s] if mix is None else mixture_gain(src[s], mix)
                 ola.add(start, tracks)
             ola.close()
         finally:
@@ -924,6 +930,31 @@ class _Pass:
             return self.held_mixtures[i]
         path = self.spill / f"{i}_mix.npy"
         return np.load(path).astype(np.float32) if path.is_file() else None
+
+
+def mixture_gain(slot: np.ndarray, mixture: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """A separated slot scaled to its share of the mixture (least-squares gain and sign).
+
+    SI-SNR training leaves a slot's level and sign arbitrary (a slot at -17 dB, or
+    inverted, scores the same), so tracks stitched from several chunks, or from slots and
+    the passed-through mixture of one-speaker chunks, would jump in level and cancel in
+    the crossfades. The slot is scaled by ``<mixture, slot> / <slot, slot>``, the gain
+    that best explains the mixture with it: for a slot proportional to one source of a
+    mixture of uncorrelated sources this restores the source's level and sign (the usual
+    rescaling of scale-invariant separation outputs; SI-SDR is unchanged).
+
+    Args:
+        slot: One slot's waveform (N,).
+        mixture: The chunk's mixture (N,).
+        eps: A slot with less energy than this is returned as it is.
+
+    Returns:
+        The scaled slot (N,) float32.
+    """
+    energy = float(np.dot(slot, slot))
+    if energy < eps:
+        return slot
+    return (slot * (float(np.dot(mixture, slot)) / energy)).astype(np.float32)
 
 
 def speech2echo_from_files(files, options: Dict) -> Speech2Echo:

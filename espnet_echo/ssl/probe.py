@@ -36,6 +36,7 @@ from espnet_echo.data.datadir import load_data_dir
 from espnet_echo.data.refs import read_labelled_sources
 from espnet_echo.data.scp import load_entry
 from espnet_echo.ssl.features import build_feature_model, read_feature_config
+from espnet_echo.utils.checkpoint import CheckpointError, load_state_dict
 from espnet_echo.utils.fileio import atomic_open
 from espnet_echo.utils.token_list import read_token_list
 
@@ -104,9 +105,9 @@ def load_encoder_weights(encoder: torch.nn.Module, checkpoint: Path, prefix: str
             or shape mismatches; the message names the checkpoint.
     """
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for bad files
-        raise ProbeError(f"{checkpoint}: cannot load checkpoint ({e})") from e
+        state = load_state_dict(checkpoint)
+    except CheckpointError as e:  # missing, empty, corrupt or not a dict
+        raise ProbeError(str(e)) from e
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict):

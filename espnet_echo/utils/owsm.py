@@ -45,6 +45,7 @@ import torch
 import yaml
 
 from espnet_echo.utils.archive import check_archive
+from espnet_echo.utils.checkpoint import CheckpointError, load_state_dict
 from espnet_echo.utils.fileio import atomic_open, atomic_path
 
 PathLike = Union[str, Path]
@@ -128,12 +129,9 @@ def load_checkpoint(model_file: PathLike) -> Dict[str, torch.Tensor]:
     if not model_file.is_file():
         raise FileNotFoundError(f"{model_file}: model file not found")
     try:
-        state = torch.load(model_file, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling errors have no common base class
-        raise ExtractError(
-            f"{model_file}: cannot be read as a plain state dict with "
-            f"torch.load(weights_only=True): {e}"
-        ) from e
+        state = load_state_dict(model_file)
+    except CheckpointError as e:  # empty, corrupt, non-torch file or not a dict
+        raise ExtractError(str(e)) from e
     if isinstance(state, Mapping) and "module" in state:  # deepspeed, as ESPnet does
         state = state["module"]
     if not isinstance(state, Mapping):

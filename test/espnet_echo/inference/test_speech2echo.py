@@ -9,7 +9,7 @@ import torch
 from espnet_echo.bin import echo_inference, pack
 from espnet_echo.cluster.plda import PLDA
 from espnet_echo.heads.abs_head import AbsEchoHead
-from espnet_echo.inference.speech2echo import Speech2Echo, _ArraySource
+from espnet_echo.inference.speech2echo import Speech2Echo, _ArraySource, mixture_gain
 from espnet_echo.tasks.echo import EchoTask
 
 TINY = [
@@ -842,7 +842,10 @@ def test_solo_passthrough_gives_a_lone_speaker_the_mixture(model_dir):
     plain = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth",
                         solo_passthrough=False)
     solo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth")  # the default
-    assert plain.postprocess(dict(out), duration=1.0).sources[0, 0] == 3.0  # slot 2
+    # off: slot 2, scaled to its share of the mixture
+    np.testing.assert_allclose(plain.postprocess(dict(out), duration=1.0).sources[0],
+                               mixture_gain(out["sources"][0, 2].numpy(), mixture[0].numpy()),
+                               atol=1e-6)
     res = solo.postprocess(dict(out), duration=1.0)
     assert res.num_spk == 1
     np.testing.assert_allclose(res.sources[0], mixture[0].numpy(), atol=1e-6)
@@ -853,7 +856,10 @@ def test_solo_passthrough_gives_a_lone_speaker_the_mixture(model_dir):
     out2 = _out(two, [-5.0, -50.0, -5.0], None, envelopes=env2, t=frames)
     out2.update(mixture=mixture, mixture_lengths=torch.tensor([16000]))
     res = solo.postprocess(out2, duration=1.0)
-    assert res.num_spk == 2 and sorted(res.sources[:, 0].tolist()) == [1.0, 3.0]
+    # the slots (1 and 3), each scaled to its share of the mixture (mixture_gain)
+    slots = out2["sources"][0].numpy()
+    want = sorted(float(mixture_gain(slots[s], mixture[0].numpy())[0]) for s in (0, 2))
+    assert res.num_spk == 2 and sorted(res.sources[:, 0].tolist()) == pytest.approx(want)
     # a head that returns no mixture: the slot, as without the option
     assert solo.postprocess(_out(one, [-50.0, -50.0, -5.0], None, envelopes=env, t=frames),
                             duration=1.0).sources[0, 0] == 3.0
@@ -872,3 +878,29 @@ def test_spilled_chunks_keep_their_mixture(tmp_path):
     assert run.sources(0).shape == (2, 1600)
     run.collect(0, _out(None, [-5.0, -5.0], None, n=1600), 1600, 160, 0.01)
     assert run.mixture(2) is None  # a head without the mixture
+
+
+def test_tracks_take_the_level_and_sign_of_their_share_of_the_mixture(model_dir):
+    """A slot at an arbitrary level and sign (SI-SNR training) comes out at its source's
+    level and sign, so chunks of slots and passed-through mixture chunks join smoothly."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(16000) * 0.3, rng.standard_normal(16000) * 0.1
+    mix = (a + b).astype(np.float32)
+    np.testing.assert_allclose(mixture_gain((-0.05 * a).astype(np.float32), mix), a, atol=0.02)
+    silent = np.zeros(16000, np.float32)
+    assert not mixture_gain(silent, mix).any()
+
+    # in the policy: two speakers, slots at -0.1x and +5x their sources
+    frames = 25
+    two = np.zeros((frames, 3))
+    two[:, 0] = two[:, 1] = 1
+    out = _out(two, [-5.0, -50.0, -5.0], None, t=frames)
+    out["sources"] = torch.tensor(np.stack([-0.1 * a, np.zeros(16000), 5 * b]),
+                                  dtype=torch.float32)[None]
+    out.update(mixture=torch.tensor(mix)[None], mixture_lengths=torch.tensor([16000]))
+    echo = Speech2Echo(model_dir / "config.yaml", model_dir / "model.pth")
+    res = echo.postprocess(out, duration=1.0)
+    assert res.num_spk == 2
+    got = sorted(res.sources, key=lambda x: -np.abs(x).max())
+    np.testing.assert_allclose(got[0], a, atol=0.03)
+    np.testing.assert_allclose(got[1], b, atol=0.03)
