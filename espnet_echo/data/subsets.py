@@ -176,7 +176,8 @@ def _first_fields(path: Path) -> Optional[List[str]]:
         return None
     try:
         with open(path, encoding="utf-8") as f:
-            return [x[0] for x in (line.split() for line in f) if x and not x[0].startswith(";;")]
+            rows = (line.split() for line in f)
+            return [x[0] for x in rows if x and not x[0].startswith(";;")]
     except UnicodeDecodeError:
         return None
 
@@ -210,8 +211,8 @@ def _carry(ddir: DataDir, kept: Set[str],
         if name in _REBUILT:
             continue
         if name.startswith(".") or not p.is_file():
-            what = "a subdir (audio entries pointing into it are kept as they are)"
-            what = what if p.is_dir() else "a hidden file (the stamp of the source)"
+            what = "a subdir; audio entries pointing into it are kept as they are"
+            what = what if p.is_dir() else "a hidden file, such as the stamp of the source"
             skipped.append((p, what, False))
             continue
         if name in ("rttm", "uem"):
@@ -275,11 +276,13 @@ def _stage_check(tmp: Path, dst: PathLike) -> None:
     try:
         load_data_dir(tmp)
     except DataFileError as e:
-        raise DataFileError(f"{dst}: the derived dir does not load ({e}); nothing written") from e
+        raise DataFileError(
+            f"{dst}: the derived dir does not load ({e}); nothing written"
+        ) from e
 
 
 def _write(dst: PathLike, rows: List[Dict], stamp: Dict) -> Path:
-    """Write utterance rows (``utt``, ``wav``, ``texts``, ``num_spk``, ``num_samples``, ``spks``)."""
+    """Write rows (``utt``, ``wav``, ``texts``, ``num_spk``, ``num_samples``, ``spks``)."""
     if not rows:
         raise DataFileError(f"{dst}: no utterance selected; nothing written")
     with staged_dir(dst, STAMP) as tmp:

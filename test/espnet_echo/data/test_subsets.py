@@ -43,7 +43,8 @@ def make_dir(root: Path, utts=UTTS, labels: bool = False) -> Path:
             files.setdefault(f"spk{n}.scp", []).append(f"{utt} {root / f'{utt}-s{n}.wav'}")
             files.setdefault(f"text_spk{n}", []).append(f"{utt} {text}")
             if labels:
-                files["rttm"].append(f"SPEAKER {utt} 1 0.000000 0.500000 <NA> <NA> {spk} <NA> <NA>")
+                files["rttm"].append(
+                    f"SPEAKER {utt} 1 0.000000 0.500000 <NA> <NA> {spk} <NA> <NA>")
         if labels:
             noise = rng.integers(-30, 30, FS // 2).astype(np.int16)
             xs.append(noise)
@@ -210,8 +211,7 @@ def test_k_subset_carries_kaldi_files_restricted(tmp_path):
 
 def test_missing_lengths_come_from_the_audio_headers(tmp_path):
     src = make_dir(tmp_path / "train")  # no utt2num_samples
-    (src / "m3.wav").write_bytes(b"")  # only the header is read, and only when needed
-    soundfile.write(src / "m3.wav", np.zeros(FS // 4, np.int16), FS, subtype="PCM_16")
+    soundfile.write(src / "m3.wav", np.ones(FS // 4, np.int16), FS, subtype="PCM_16")  # shorter
     (src / "utt2num_samples").write_text(f"m2 {FS // 2}\n")  # a line for m1 and m3 missing
     assert select_num_spk(src, tmp_path / "k1", [1]) == 2
     assert read_kaldi_map(tmp_path / "k1" / "utt2num_samples") == {"m1": "8000", "m3": "4000"}
@@ -235,7 +235,7 @@ def test_a_length_that_cannot_be_read_cheaply_is_an_error(tmp_path):
                                   f"m3 cat {src / 'm3-s1.wav'} |\n")
     with pytest.raises(DataFileError, match=r"spk1\.scp:3: .*pipe entry"):
         sources_as_utterances(src, tmp_path / "src")
-    (src / "utt2num_samples").write_text("".join(f"{u} {FS // 2}\n" for u in ["m1", "m2", "m3"]))
+    (src / "utt2num_samples").write_text("".join(f"{u} {FS // 2}\n" for u in UTTS))
     assert select_num_spk(src, tmp_path / "k1", [1]) == 2  # given lengths: nothing to inspect
     assert sources_as_utterances(src, tmp_path / "src") == 4
 
@@ -261,6 +261,6 @@ def test_segments_are_refused(tmp_path):
     (src / "segments").write_text("".join(f"{u} {u} 0 -1\n" for u in ["m1", "m2", "m3"]))
     for make in (lambda: select_num_spk(src, tmp_path / "out", [1]),
                  lambda: sources_as_utterances(src, tmp_path / "out")):
-        with pytest.raises(DataFileError, match="segments: dirs with segments are not supported"):
+        with pytest.raises(DataFileError, match="segments: dirs with segments are not"):
             make()
     assert not (tmp_path / "out").exists()
