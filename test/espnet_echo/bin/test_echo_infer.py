@@ -2,6 +2,8 @@
 
 import importlib.util
 import json
+import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +126,31 @@ def test_bad_model_and_no_input_are_one_line_errors(exp_dir, tmp_path):
     soundfile.write(wav, np.zeros(16000, np.float32), 16000)
     with pytest.raises(SystemExit, match="echo_infer: error: .*no_model"):
         echo_infer.main([str(wav), "--model", str(tmp_path / "no_model")])
+
+
+@pytest.mark.parametrize("kind", ["empty", "random", "pickled_list", "saved_list"])
+def test_unreadable_checkpoint_is_one_line_error_naming_it(exp_dir, tmp_path, kind):
+    """An empty, random, plain-pickle or non-state-dict ``*.pth``: no traceback."""
+    recipe = tmp_path / "recipe"
+    shutil.copytree(exp_dir.parent.parent, recipe)
+    pth = recipe / exp_dir.relative_to(exp_dir.parent.parent) / "valid.loss.best.pth"
+    if kind == "empty":
+        pth.write_bytes(b"")
+    elif kind == "random":
+        pth.write_bytes(np.random.RandomState(0).bytes(2048))
+    elif kind == "pickled_list":
+        pth.write_bytes(pickle.dumps([1, 2, 3], protocol=4))
+    else:
+        torch.save([torch.zeros(2)], pth)
+    wav = tmp_path / "a.wav"
+    soundfile.write(wav, np.zeros(16000, np.float32), 16000)
+    with pytest.raises(SystemExit) as e:
+        echo_infer.main([str(wav), "--model", str(pth.parent), "--output_dir",
+                         str(tmp_path / "out"), "--no_progress"])
+    msg = str(e.value.code)
+    want = f"echo_infer: error: {pth}: not a readable PyTorch checkpoint ("
+    assert msg.startswith(want), msg
+    assert "\n" not in msg and not (tmp_path / "out" / "a").exists()
 
 
 def test_review_findings_unsafe_names_user_files_formats_and_rate(exp_dir, tmp_path, capsys):

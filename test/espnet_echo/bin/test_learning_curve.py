@@ -161,6 +161,17 @@ def test_bad_exp_dirs_exit_with_one_named_error(setup, tmp_path):
     torch.save(state, other / "1epoch.pth")
     with pytest.raises(SystemExit, match=r"1epoch.pth: cannot be decoded with .*config.yaml"):
         learning_curve.main(["--exp_dirs", str(other), *base])
+    # an empty or non-checkpoint <N>epoch.pth: one line naming it, not torch's traceback
+    broken = tmp_path / "f"
+    shutil.copytree(exps[0], broken)
+    for content in (b"", b"not a checkpoint\n"):
+        (broken / "1epoch.pth").write_bytes(content)
+        with pytest.raises(SystemExit) as e:
+            learning_curve.main(["--exp_dirs", str(broken), *base])
+        msg = str(e.value.code)
+        assert msg.startswith(f"learning_curve: error: {broken / '1epoch.pth'}: not a "
+                              "readable PyTorch checkpoint ("), msg
+        assert "\n" not in msg
     with pytest.raises(SystemExit, match="needs --plda_data_dir"):
         learning_curve.main(["--exp_dirs", str(exps[0]), "--diar_mode", "vbx", *base])
     # --epochs checked in every dir before anything is decoded
