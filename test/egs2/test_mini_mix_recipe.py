@@ -74,10 +74,20 @@ def test_run_sh_flags_are_checked(recipe, opts, message):
 @pytest.mark.parametrize("cmd, message", [
     (["local/kset_curve.sh", "exp/no_such_model"], "exp/no_such_model/config.yaml not found"),
     (["local/reference_report.sh", "stray"], "Usage: local/reference_report.sh [--every N]"),
+    (["local/reference_report.sh", "--every", "0"], "--every takes a positive integer, got '0'"),
+    (["local/asr_init_experiment.sh", "--src_epochs", "abc"],
+     "--src_epochs takes a positive integer, got 'abc'"),
 ])
 def test_local_report_scripts_refuse_bad_calls(recipe, cmd, message):
     proc = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True)
     assert proc.returncode in (1, 2) and message in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_kset_curve_checks_the_data_dir(recipe, tmp_path):
+    (tmp_path / "config.yaml").write_text("sep_head: kset\n")
+    proc = subprocess.run(["local/kset_curve.sh", str(tmp_path), "/no/such"], cwd=recipe,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "/no/such/wav.scp not found" in proc.stderr
 
 
 def test_reference_configs_are_the_mini_configs_for_longer(recipe):

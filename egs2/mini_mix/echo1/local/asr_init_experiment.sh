@@ -19,8 +19,11 @@ src_epochs=12
 mix_epochs=16
 while [ $# -gt 0 ]; do
     case "$1" in
-        --src_epochs) src_epochs=$2; shift 2 ;;
-        --mix_epochs) mix_epochs=$2; shift 2 ;;
+        --src_epochs|--mix_epochs)
+            [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] \
+                || { echo "$0: $1 takes a positive integer, got '${2:-}'" >&2; exit 2; }
+            if [ "$1" = --src_epochs ]; then src_epochs=$2; else mix_epochs=$2; fi
+            shift 2 ;;
         *) echo "Usage: $0 [--src_epochs N] [--mix_epochs N]" >&2; exit 2 ;;
     esac
 done

@@ -11,12 +11,15 @@ dir=${1:-exp/echo_train_echo_kset}
 data=${2:-dump/raw/test}
 py=${PYTHON:-python}
 [ -f "${dir}/config.yaml" ] || { echo "$0: ${dir}/config.yaml not found (train the model first)" >&2; exit 1; }
+[ -f "${data}/wav.scp" ] || { echo "$0: ${data}/wav.scp not found (give a data dir or dump)" >&2; exit 1; }
 ls "${dir}"/*epoch.pth > /dev/null 2>&1 || { echo "$0: ${dir} has no <N>epoch.pth (train with --keep_nbest_models)" >&2; exit 1; }
-set_name=$(basename "${data}")
+# one output dir per data dir (its path, not only its name)
+set_name=$(echo "${data%/}" | tr -c 'A-Za-z0-9_.\n-' '_')
 for ckpt in $(ls "${dir}"/*epoch.pth | sort -V); do
     epoch=$(basename "${ckpt}" epoch.pth)
     out=${dir}/kset_curve_${set_name}/${epoch}epoch
-    if [ -f "${out}/scores.json" ] && [ "${out}/scores.json" -nt "${ckpt}" ]; then
+    if [ -f "${out}/scores.json" ] && [ "${out}/scores.json" -nt "${ckpt}" ] \
+        && [ "${out}/scores.json" -nt "${data}/wav.scp" ]; then
         continue
     fi
     "${py}" -m espnet_echo.bin.kset_score --train_config "${dir}/config.yaml" --model_file "${ckpt}" \

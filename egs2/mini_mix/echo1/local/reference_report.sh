@@ -16,8 +16,13 @@
 # Usage: local/reference_report.sh [--every N (3)]
 set -euo pipefail
 every=3
-if [ "${1:-}" = --every ]; then every=$2; shift 2; fi
+if [ "${1:-}" = --every ]; then
+    [ $# -ge 2 ] || { echo "Usage: $0 [--every N]: --every needs a value" >&2; exit 2; }
+    every=$2
+    shift 2
+fi
 [ $# -eq 0 ] || { echo "Usage: $0 [--every N]" >&2; exit 2; }
+[[ "${every}" =~ ^[1-9][0-9]*$ ]] || { echo "$0: --every takes a positive integer, got '${every}'" >&2; exit 2; }
 # shellcheck disable=SC1091
 . ./path.sh
 models="exp/echo_train_echo_reference exp/echo_train_ume_ebf_reference"
