@@ -65,6 +65,7 @@ def test_help_lists_every_option_with_its_default(recipe):
 @pytest.mark.parametrize("opts, message", [
     (["--reference", "maybe"], "--reference takes true or false, got 'maybe'"),
     (["--staged", "true", "--reference", "true"], "--staged and --reference are two different runs"),
+    (["--ablations", "true", "--reference", "true"], "--reference trains only the two reference models"),
 ])
 def test_run_sh_flags_are_checked(recipe, opts, message):
     proc = subprocess.run(["./run.sh", *opts], cwd=recipe, capture_output=True, text=True)

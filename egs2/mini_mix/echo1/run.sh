@@ -86,6 +86,10 @@ if [ "${staged}" = true ]; then
 fi
 if [ "${reference}" = true ]; then
     [ "${staged}" = true ] && { echo "$0: --staged and --reference are two different runs; give one" >&2; exit 2; }
+    if [ "${ablations}" = true ] || [ "${pretrain_ablation}" = true ]; then
+        echo "$0: --reference trains only the two reference models; drop --ablations/--pretrain_ablation" >&2
+        exit 2
+    fi
     train_configs="conf/tuning/train_echo_reference.yaml conf/tuning/train_ume_ebf_reference.yaml"
     results=RESULTS_reference.md
 fi
