@@ -48,6 +48,8 @@ cp exp/curves_reference/curves.png RESULTS_reference_curves.png
     echo "${curve_cmd[*]}"
     echo '```'
     echo
+    echo '```'
     cat exp/curves_reference/table.md
+    echo '```'
 } >> RESULTS_reference.md
 echo "RESULTS_reference.md, RESULTS_reference_curves.csv/.png written"
